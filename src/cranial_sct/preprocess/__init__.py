@@ -1,0 +1,1 @@
+"""Preparing images for the model: geometry, masks, bias correction, intensity normalisation."""
