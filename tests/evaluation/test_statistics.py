@@ -1,0 +1,68 @@
+"""Summaries by hand and Wilcoxon p-values against direct scipy calls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import wilcoxon
+
+from cranial_sct.evaluation.statistics import describe, paired_tests, summarise, wilcoxon_paired
+
+
+def test_describe_by_hand_ignores_nan() -> None:
+    result = describe([1.0, 2.0, 3.0, 4.0, float("nan")])
+    assert result["n"] == 4
+    assert result["mean"] == pytest.approx(2.5)
+    assert result["std"] == pytest.approx(math.sqrt(5 / 3))  # sample std of 1..4
+    assert (result["median"], result["q1"], result["q3"], result["iqr"]) == pytest.approx((2.5, 1.75, 3.25, 1.5))
+    assert describe([float("nan")])["n"] == 0 and math.isnan(describe([7.0])["std"])
+
+
+def test_summarise_groups_by_keys() -> None:
+    rows = [
+        {"method": "b", "field_T": "7", "mae": 10.0},
+        {"method": "a", "field_T": "7", "mae": 4.0},
+        {"method": "a", "field_T": "7", "mae": 6.0},
+    ]
+    groups = summarise(rows, ["method", "field_T"], ["mae"])
+    assert [(g["method"], g["mae"]["n"], g["mae"]["mean"]) for g in groups] == [("a", 2, 5.0), ("b", 1, 10.0)]
+
+
+def test_wilcoxon_exact_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(50, 10, 12), rng.normal(55, 10, 12)
+    result = wilcoxon_paired(a, b)
+    assert result["method"] == "exact" and result["n_pairs"] == 12
+    assert result["p"] == pytest.approx(wilcoxon(a, b).pvalue)
+
+
+def test_wilcoxon_with_zero_and_tied_differences_uses_normal_approximation() -> None:
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    b = a - np.array([0.0, 1.0, 1.0, 2.0, 3.0, -1.0, 4.0, 5.0])  # one zero, |1| tied three times
+    result = wilcoxon_paired(a, b)
+    assert result["method"] == "approx" and result["note"] == "zeros dropped"
+    assert result["p"] == pytest.approx(wilcoxon(a, b, zero_method="wilcox", method="approx").pvalue)
+
+
+def test_wilcoxon_degenerate_inputs_say_why() -> None:
+    one = wilcoxon_paired([1.0], [2.0])
+    assert math.isnan(one["p"]) and "fewer than 2" in one["note"]
+    same = wilcoxon_paired([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert math.isnan(same["p"]) and "zero" in same["note"]
+    with_nan = wilcoxon_paired([1.0, float("nan"), 3.0, 5.0], [2.0, 1.0, 5.0, 9.0])
+    assert with_nan["n_pairs"] == 3
+
+
+def test_paired_tests_use_only_shared_cases() -> None:
+    rng = np.random.default_rng(5)
+    values = {"a": rng.normal(30, 5, 10), "b": rng.normal(40, 5, 10)}
+    rows = [
+        {"method": method, "subject": f"s{i}", "field_T": "7", "mae": values[method][i]}
+        for method, subjects in (("a", range(0, 8)), ("b", range(2, 10)))
+        for i in subjects
+    ]
+    (record,) = paired_tests(rows, ["mae"], group_by=["field_T"], pair_on=["subject"])
+    assert (record["method_a"], record["method_b"], record["field_T"], record["n_pairs"]) == ("a", "b", "7", 6)
+    assert record["p"] == pytest.approx(wilcoxon(values["a"][2:8], values["b"][2:8]).pvalue)
