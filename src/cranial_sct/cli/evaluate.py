@@ -1,0 +1,32 @@
+"""``cranial-sct evaluate``: sCT metrics per case, per field strength, per region; paired tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cranial_sct.cli.app import app
+
+
+@app.command("evaluate")
+def evaluate_command(
+    pred: Path = typer.Option(..., "--pred", help="Predictions: PRED/<method>/<subject>/sct_<field>T_<contrast>.nii.gz (+ skull_...), or PRED/<subject>/... for one method."),
+    ref: Path = typer.Option(..., "--ref", help="Reference data: REF/<subject>/ct.nii.gz + mask.nii.gz (phantom or preprocessed layout)."),
+    preset: str = typer.Option("synthrad2023", "--preset", help="Metric protocol: synthrad2023 (SSIM) or synthrad2025 (MS-SSIM)."),
+    out: Path = typer.Option(Path("evaluation"), "--out", help="Folder for metrics.csv and summary.json."),
+    bone_threshold: float = typer.Option(300.0, "--bone-threshold", help="CT bone = HU above this inside the head mask."),
+    mu_map: bool = typer.Option(False, "--mu-map", help="Also report the 511 keV attenuation-map relative error."),
+    kvp: int = typer.Option(120, "--kvp", help="CT tube voltage for the HU -> mu conversion (with --mu-map)."),
+) -> None:
+    """Measure predicted sCTs against reference CTs (MAE, ME, PSNR, SSIM/MS-SSIM, skull Dice/HD95)."""
+    from cranial_sct.evaluation.evaluate import evaluate
+
+    rows, summary = evaluate(pred, ref, preset=preset, out_dir=out, bone_threshold_hu=bone_threshold, mu_map=mu_map, kvp=kvp)
+    for group in summary["by_method_field"]:
+        typer.echo(
+            f"{group['method']:>14} {group['field_T']:>6} T  n={group['mae']['n']:<3} "
+            f"MAE {group['mae']['mean']:7.1f} HU  bone MAE {group['mae_bone']['mean']:7.1f} HU  "
+            f"Dice {group['dice']['mean']:.3f}"
+        )
+    typer.echo(f"{len(rows)} cases -> {out / 'metrics.csv'}, {out / 'summary.json'}")

@@ -1,0 +1,238 @@
+"""Evaluate a folder of predicted sCTs against reference CTs: per-case rows, summaries, paired tests.
+
+Prediction layout (what ``cranial-sct predict`` writes)::
+
+    PRED/<method>/<subject>/sct_<field>T_<contrast>.nii.gz     sCT in HU, on the reference CT grid
+    PRED/<method>/<subject>/skull_<field>T_<contrast>.nii.gz   skull mask (optional)
+
+or a single method without the ``<method>`` level (``PRED/<subject>/sct_...``; the method is then
+PRED's folder name). ``<field>`` is the MR field strength as ``f"{tesla:g}"`` (``1.5``, ``0.064``,
+``7``) or ``unknown``; ``<contrast>`` the MR input (``t1w``, ``flair``, ``t1w+flair``...). Without a
+skull file, the skull is the sCT above the bone threshold (recorded in ``skull_source``).
+
+Reference layout (phantom or preprocessed data): ``REF/<subject>/ct.nii.gz`` and ``mask.nii.gz``,
+located through ``REF/manifest.csv`` when present.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from cranial_sct.errors import InputError
+from cranial_sct.evaluation.metrics import AIR_MAX_HU, PRESETS, CaseMetrics, reference_bone
+from cranial_sct.evaluation.statistics import paired_tests
+from cranial_sct.io.atomic import atomic_path
+from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
+from cranial_sct.io.nifti import read_nifti
+from cranial_sct.io.volume import Volume
+
+SCT_FILE = re.compile(r"^sct_(?P<field>[^_]+)T_(?P<contrast>[^.]+)\.nii(\.gz)?$")
+CASE_KEYS = ("method", "subject", "field_T", "contrast")
+METRICS_CSV = "metrics.csv"
+SUMMARY_JSON = "summary.json"
+VERSIONED_PACKAGES = ("cranial-sct", "numpy", "scipy", "scikit-image", "nibabel", "monai", "torch", "matplotlib")
+
+
+@dataclass(frozen=True)
+class PredictedCase:
+    """One sCT file and what it is: which method made it, for which subject, from which MR."""
+
+    method: str
+    subject: str
+    field_T: str
+    contrast: str
+    sct_path: Path
+    skull_path: Path | None
+
+
+def _cases_in(subject_dir: Path, method: str) -> list[PredictedCase]:
+    cases = []
+    for path in sorted(subject_dir.iterdir()):
+        match = SCT_FILE.match(path.name)
+        if match:
+            skull = path.with_name("skull_" + path.name.removeprefix("sct_"))
+            cases.append(
+                PredictedCase(method, subject_dir.name, match["field"], match["contrast"], path, skull if skull.is_file() else None)
+            )
+    return cases
+
+
+def find_predictions(pred_dir: str | os.PathLike[str]) -> list[PredictedCase]:
+    """Every sCT under ``pred_dir`` in either layout (see the module docstring)."""
+    pred_dir = Path(pred_dir)
+    if not pred_dir.is_dir():
+        raise InputError(f"--pred {pred_dir}: not a folder")
+    children = sorted(d for d in pred_dir.iterdir() if d.is_dir())
+    flat = [case for d in children for case in _cases_in(d, pred_dir.resolve().name)]
+    cases = flat or [case for m in children for d in sorted(m.iterdir()) if d.is_dir() for case in _cases_in(d, m.name)]
+    if not cases:
+        raise InputError(
+            f"--pred {pred_dir}: no sct_<field>T_<contrast>.nii.gz files; expected "
+            f"{pred_dir}/<method>/<subject>/sct_1.5T_t1w.nii.gz or {pred_dir}/<subject>/sct_1.5T_t1w.nii.gz"
+        )
+    return cases
+
+
+@dataclass(frozen=True)
+class ReferenceFiles:
+    """Where a subject's reference images are: CT, head mask and MR inputs by (field, contrast)."""
+
+    ct: Path
+    mask: Path
+    mr: dict[tuple[str, str], Path]
+
+
+def find_reference(ref_dir: str | os.PathLike[str], subject: str) -> ReferenceFiles:
+    """Locate a subject's reference files through ``manifest.csv``, or by the phantom's file names."""
+    ref_dir = Path(ref_dir)
+    if not ref_dir.is_dir():
+        raise InputError(f"--ref {ref_dir}: not a folder")
+    manifest = ref_dir / MANIFEST_NAME
+    if manifest.is_file():
+        rows = [row for row in read_manifest(manifest) if row.subject == subject]
+        by_modality = {row.modality: ref_dir / row.path for row in rows if row.modality in ("ct", "mask")}
+        mr = {(row.field_T, row.contrast): ref_dir / row.path for row in rows if row.modality == "mr"}
+        ct, mask = by_modality.get("ct"), by_modality.get("mask")
+    else:
+        ct, mask = ref_dir / subject / "ct.nii.gz", ref_dir / subject / "mask.nii.gz"
+        mr = {}
+        for path in sorted((ref_dir / subject).glob("mr_*T_*.nii*")):
+            field, contrast = path.name.removeprefix("mr_").split(".nii")[0].split("T_", 1)
+            mr[(field, contrast)] = path
+    for name, path in (("CT", ct), ("head mask", mask)):
+        if path is None or not path.is_file():
+            raise InputError(f"--ref {ref_dir}: no {name} for subject {subject!r} (predicted, but missing from the reference)")
+    return ReferenceFiles(ct, mask, mr)
+
+
+def _require_same_grid(volume: Volume, reference: Volume, path: Path, reference_path: Path) -> None:
+    if not volume.same_grid(reference):
+        raise InputError(
+            f"{path}: grid {volume.shape} at {np.round(volume.spacing, 3).tolist()} mm differs from the reference "
+            f"{reference_path} ({reference.shape} at {np.round(reference.spacing, 3).tolist()} mm); "
+            "predict on the reference grid (or resample) before evaluating"
+        )
+
+
+def _load_reference(files: ReferenceFiles, bone_threshold_hu: float) -> tuple[Volume, np.ndarray]:
+    """Reference CT and binary head mask, refusing references that cannot be measured against."""
+    ct, mask = read_nifti(files.ct), read_nifti(files.mask)
+    _require_same_grid(mask, ct, files.mask, files.ct)
+    inside = np.asarray(mask.array) > 0
+    if not inside.any():
+        raise InputError(f"{files.mask}: head mask is empty")
+    if not reference_bone(ct.array, inside, bone_threshold_hu).any():
+        raise InputError(
+            f"{files.ct}: no voxels above {bone_threshold_hu:g} HU inside the head mask, so skull Dice/HD95 "
+            "are undefined; check the CT is in HU or lower --bone-threshold"
+        )
+    return ct, inside
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the numbers (recorded with every result)."""
+    versions = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as null (the CSV keeps ``nan``/``inf``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: Path) -> None:
+    """``metrics.csv`` (one row per case) and ``summary.json``, each written atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / METRICS_CSV) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with atomic_path(out_dir / SUMMARY_JSON) as tmp:
+        tmp.write_text(json.dumps(_finite_or_none(summary), indent=2) + "\n")
+
+
+def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseMetrics, ref: ReferenceFiles) -> None:
+    sct = read_nifti(case.sct_path)
+    _require_same_grid(sct, ct, case.sct_path, ref.ct)
+    if case.skull_path is None:
+        skull, source = np.asarray(sct.array) > metrics.bone_threshold_hu, f"sct>{metrics.bone_threshold_hu:g}HU"
+    else:
+        skull_volume = read_nifti(case.skull_path)
+        _require_same_grid(skull_volume, ct, case.skull_path, ref.ct)
+        skull, source = np.asarray(skull_volume.array) > 0, "skull file"
+    keys = {key: getattr(case, key) for key in CASE_KEYS}
+    metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, **keys, skull_source=source)
+
+
+def evaluate(
+    pred_dir: str | os.PathLike[str],
+    ref_dir: str | os.PathLike[str],
+    preset: str = "synthrad2023",
+    out_dir: str | os.PathLike[str] | None = None,
+    bone_threshold_hu: float = 300.0,
+    mu_map: bool = False,
+    kvp: int = 120,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Measure every predicted sCT against its reference; return (per-case rows, summary).
+
+    The summary holds the settings, package versions, statistics per method x field strength (and
+    x contrast) and paired Wilcoxon tests between methods on shared cases. With ``out_dir``, both
+    are also written there as ``metrics.csv`` and ``summary.json``.
+    """
+    if preset not in PRESETS:
+        raise InputError(f"--preset {preset}: unknown; choose one of {', '.join(PRESETS)}")
+    cases = sorted(find_predictions(pred_dir), key=lambda c: (c.subject, c.method, c.field_T, c.contrast))
+    metrics = CaseMetrics(preset, bone_threshold_hu, mu_map, kvp)
+    loaded: dict[str, tuple[ReferenceFiles, Volume, np.ndarray]] = {}
+    for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
+        if case.subject not in loaded:
+            loaded.clear()  # cases are sorted by subject: keep one reference in memory
+            files = find_reference(ref_dir, case.subject)
+            loaded[case.subject] = (files, *_load_reference(files, bone_threshold_hu))
+        files, ct, inside = loaded[case.subject]
+        _measure(case, ct, inside, metrics, files)
+    names = metrics.metric_names
+    summary = {
+        "preset": preset,
+        "bone_threshold_hu": bone_threshold_hu,
+        "air_max_hu": AIR_MAX_HU,
+        "mu_map": mu_map,
+        "kvp": kvp,
+        "pred_dir": str(Path(pred_dir).resolve()),
+        "ref_dir": str(Path(ref_dir).resolve()),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "metrics": names,
+        "n_cases": len(metrics.rows),
+        "by_method_field": metrics.aggregate(["method", "field_T"]),
+        "by_method_field_contrast": metrics.aggregate(["method", "field_T", "contrast"]),
+        "paired_by_field": paired_tests(metrics.rows, names, ["field_T"], ["subject", "contrast"]),
+        "paired_by_field_contrast": paired_tests(metrics.rows, names, ["field_T", "contrast"], ["subject"]),
+    }
+    if out_dir is not None:
+        write_outputs(metrics.rows, summary, Path(out_dir))
+    return metrics.rows, summary
