@@ -1,0 +1,1 @@
+"""Training: typed config, the manifest dataset, bone-centred patches, losses, checkpoints, the loop."""

@@ -1,0 +1,126 @@
+"""Checkpoints: one atomic ``torch.save`` of plain tensors and primitives, safe to ``torch.load(weights_only=True)``.
+
+A checkpoint holds everything needed to continue exactly (weights, optimiser, scheduler, grad
+scaler, every RNG state, the step) and everything inference needs to use the model correctly (the
+resolved config with channel order and normalisation, the training intensity statistics and the
+fields/contrasts seen, the patch size, the package version). Written through ``atomic_path``, so an
+interrupted write leaves the previous checkpoint untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import random
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cranial_sct import __version__
+from cranial_sct.errors import InputError
+from cranial_sct.io.atomic import atomic_path
+from cranial_sct.models.registry import ModelConfig, build_model
+from cranial_sct.training.config import TrainConfig, from_dict, to_dict
+
+FORMAT = "cranial-sct-checkpoint/1"
+
+
+@dataclass
+class CheckpointInfo:
+    config: TrainConfig
+    contrasts: list[str]  # input channel order
+    normalisation: str  # normalise_mr method used for every MR channel
+    intensity_stats: dict[str, Any]  # per contrast: mean, std, p1, p50, p99 of normalised head intensities
+    fields_seen: list[str]
+    contrasts_seen: list[str]
+    patch_size: list[int]
+    step: int
+    version: str
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
+    """Write ``state`` (plus format and version) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "version": __version__, **state}, tmp)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load with ``weights_only=True``; a missing, corrupt or foreign file is an ``InputError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+        raise InputError(f"{path}: unreadable or corrupt checkpoint ({type(error).__name__}); use another checkpoint") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(f"{path}: not a cranial-sct checkpoint (expected format {FORMAT})")
+    return state
+
+
+def stored_config(state: dict[str, Any], path: str | os.PathLike[str]) -> TrainConfig:
+    return from_dict(TrainConfig, state["config"], f"{path}: config")
+
+
+def check_same_architecture(stored: ModelConfig, wanted: ModelConfig, path: str | os.PathLike[str]) -> None:
+    """Refuse weights for a different model, naming every setting that differs."""
+    differ = [f"model.{f.name}: checkpoint {getattr(stored, f.name)} vs config {getattr(wanted, f.name)}"
+              for f in dataclasses.fields(ModelConfig) if getattr(stored, f.name) != getattr(wanted, f.name)]
+    if differ:
+        raise InputError(f"{path}: checkpoint is for another architecture ({'; '.join(differ)})")
+
+
+def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise InputError(f"{path}: weights do not fit the model ({first})") from None
+
+
+def load_for_inference(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointInfo]:
+    """Rebuild the trained model in eval mode, with what inference needs to prepare inputs like training did."""
+    state = read_checkpoint(path, map_location)
+    config = stored_config(state, path)
+    model = build_model(config.model)
+    load_weights(model, state["model"], path)
+    stats = state["stats"]
+    info = CheckpointInfo(
+        config=config, contrasts=list(config.model.contrasts), normalisation=config.data.normalisation,
+        intensity_stats={k: v for k, v in stats.items() if k not in ("fields_seen", "contrasts_seen")},
+        fields_seen=list(stats["fields_seen"]), contrasts_seen=list(stats["contrasts_seen"]),
+        patch_size=list(config.sampling.patch_size), step=int(state["step"]), version=str(state["version"]),
+    )
+    return model.to(map_location).eval(), info
+
+
+def rng_state() -> dict[str, Any]:
+    """Every generator a run may draw from, as tensors and primitives (``weights_only``-safe)."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(position),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))

@@ -1,0 +1,122 @@
+"""Training cases read through the dataset manifest: MR channels, CT, head mask and stage-1 classes.
+
+A case is one subject at one field strength: its MR contrasts become channels in the model's order
+(an absent contrast is a zero channel, and the condition vector says so). MR is normalised inside
+the head mask with the same function inference uses. The stage-1 target comes from CT thresholds
+inside the head, so real data needs no label maps; a ``labels`` file, where present, only refines
+the tissue map used by the contrast re-mapping augmentation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cranial_sct.errors import InputError
+from cranial_sct.io.manifest import MANIFEST_NAME, ManifestRow, read_manifest
+from cranial_sct.io.nifti import read_nifti
+from cranial_sct.io.volume import Volume
+from cranial_sct.models.conditioning import encode_condition
+from cranial_sct.preprocess.normalise import normalise_mr
+from cranial_sct.training.config import DataConfig
+
+AIR, SOFT, BONE = 0, 1, 2
+
+
+@dataclass
+class Case:
+    subject: str
+    field_T: str  # as in the manifest: "1.5" or "unknown"
+    present: list[str]  # contrasts present, in channel order
+    mr: np.ndarray  # (C, D, H, W) float32, normalised inside the head
+    ct: np.ndarray  # (D, H, W) float32 HU
+    mask: np.ndarray  # (D, H, W) uint8 head mask
+    classes: np.ndarray  # (D, H, W) uint8 air / soft / bone
+    tissues: np.ndarray  # (D, H, W) integer tissue map for contrast re-mapping
+
+    def condition(self) -> torch.Tensor:
+        return encode_condition(None if self.field_T == "unknown" else float(self.field_T), self.present)
+
+
+def stage1_classes(ct: np.ndarray, mask: np.ndarray, config: DataConfig) -> np.ndarray:
+    """Air / soft tissue / bone from CT HU inside the head; everything outside the head is air."""
+    classes = np.full(ct.shape, SOFT, dtype=np.uint8)
+    classes[ct < config.air_below_hu] = AIR
+    classes[ct > config.bone_above_hu] = BONE
+    classes[mask == 0] = AIR
+    return classes
+
+
+def _read(root: Path, row: ManifestRow, reference: Volume | None) -> Volume:
+    path = root / row.path
+    if not path.is_file():
+        raise InputError(f"{path}: listed in {root / MANIFEST_NAME} but missing")
+    volume = read_nifti(path)
+    if reference is not None and not volume.same_grid(reference):
+        raise InputError(f"{path}: not on the same voxel grid as the subject's CT; resample it first (cranial-sct preprocess)")
+    return volume
+
+
+def load_cases(config: DataConfig, contrasts: list[str], subjects: list[str], fields: list[str]) -> list[Case]:
+    """One case per (subject, field strength) with at least one of ``contrasts``, ``fields`` empty = all."""
+    root = Path(config.root)
+    by_subject: dict[str, list[ManifestRow]] = defaultdict(list)
+    for row in read_manifest(root / MANIFEST_NAME):
+        by_subject[row.subject].append(row)
+    cases = []
+    for subject in subjects:
+        rows = by_subject.get(subject)
+        if not rows:
+            raise InputError(f"{root / MANIFEST_NAME}: no subject {subject!r}")
+        single = {row.modality: row for row in rows if row.modality != "mr"}
+        if "ct" not in single or "mask" not in single:
+            raise InputError(f"{root / MANIFEST_NAME}: subject {subject!r} needs a ct and a mask row for training")
+        ct = _read(root, single["ct"], None)
+        mask = (_read(root, single["mask"], ct).array > 0).astype(np.uint8)
+        classes = stage1_classes(ct.array.astype(np.float32), mask, config)
+        tissues = _read(root, single["labels"], ct).array.astype(np.int32) if "labels" in single else classes
+        mr_rows: dict[str, dict[str, ManifestRow]] = defaultdict(dict)
+        for row in rows:
+            if row.modality == "mr" and row.contrast in contrasts and (not fields or row.field_T in fields):
+                mr_rows[row.field_T][row.contrast] = row
+        for field_T, by_contrast in sorted(mr_rows.items()):
+            channels = [
+                normalise_mr(_read(root, by_contrast[c], ct).array, mask, config.normalisation)
+                if c in by_contrast else np.zeros(ct.shape, np.float32)
+                for c in contrasts
+            ]
+            present = [c for c in contrasts if c in by_contrast]
+            cases.append(Case(subject, field_T, present, np.stack(channels), ct.array.astype(np.float32), mask, classes, tissues))
+    return cases
+
+
+def split_subjects(config: DataConfig) -> tuple[list[str], list[str]]:
+    """Training and validation subjects: as listed, or the last ``val_count`` subjects held out."""
+    subjects = sorted({row.subject for row in read_manifest(Path(config.root) / MANIFEST_NAME)})
+    held_out = subjects[len(subjects) - config.val_count :] if config.val_count > 0 else []
+    val = config.val_subjects or held_out
+    train = config.train_subjects or [s for s in subjects if s not in val]
+    if not train:
+        raise InputError(f"{config.root}: no training subjects left after holding out {val}; lower data.val_count")
+    overlap = sorted(set(train) & set(val))
+    if overlap:
+        raise InputError(f"config: subjects {overlap} are in both data.train_subjects and data.val_subjects")
+    return train, val
+
+
+def intensity_statistics(cases: list[Case], contrasts: list[str]) -> dict[str, object]:
+    """What training saw, stored in checkpoints so inference can tell when an input is unlike it."""
+    stats: dict[str, object] = {
+        "fields_seen": sorted({case.field_T for case in cases}),
+        "contrasts_seen": sorted({c for case in cases for c in case.present}),
+    }
+    for index, contrast in enumerate(contrasts):
+        values = np.concatenate([case.mr[index][case.mask > 0] for case in cases if contrast in case.present] or [np.zeros(0)])
+        if values.size:
+            p1, p50, p99 = np.percentile(values, [1, 50, 99])
+            stats[contrast] = {"mean": float(values.mean()), "std": float(values.std()), "p1": float(p1), "p50": float(p50), "p99": float(p99)}
+    return stats
