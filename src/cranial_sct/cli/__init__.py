@@ -15,6 +15,8 @@ from cranial_sct.errors import InputError
 COMMAND_MODULES: tuple[str, ...] = (
     # one module per command; add yours here
     "evaluate",
+    "info",
+    "preprocess",
     "train",
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,9 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``final``; rename it to ``final`` only on success.
 
     The temporary name keeps ``final``'s suffixes (``.nii.gz``, ``.csv``...) so writers that pick a
-    format from the extension still work. On any exception the partial file is removed.
+    format from the extension still work. On any exception the partial file is removed. A caller may
+    also create a folder at the temporary path (a DICOM series, a preprocessed case); it is renamed
+    the same way, provided ``final`` does not exist, and removed with its contents on failure.
     """
     final = Path(final)
     tmp = final.with_name(f".partial-{uuid.uuid4().hex[:8]}-{final.name}")
@@ -22,5 +25,7 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, final)
     finally:
-        if tmp.exists():
+        if tmp.is_dir():
+            shutil.rmtree(tmp)
+        elif tmp.exists():
             tmp.unlink()

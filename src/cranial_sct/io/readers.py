@@ -1,0 +1,121 @@
+"""``read_volume``: any supported input (NIfTI, MHA/MHD, NRRD, DICOM series) -> a checked ``Volume``.
+
+The format is picked from the path: a folder (or a single ``.dcm`` file) is a DICOM series, else the
+extension decides. Every volume leaves here 3D, finite, non-constant, on a sane orthogonal grid, and
+with ``meta`` holding ``path``, ``format``, ``modality`` (from DICOM or guessed from intensities),
+``field_T`` (DICOM, then BIDS sidecar, else absent) and ``sequence`` parameters when known.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import SimpleITK as sitk
+
+from cranial_sct.errors import InputError
+from cranial_sct.io.dicom_read import read_dicom_series
+from cranial_sct.io.sidecar import read_sidecar
+from cranial_sct.io.sitk_bridge import from_sitk
+from cranial_sct.io.validate import check_volume, guess_modality
+from cranial_sct.io.volume import Volume
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+ITK_SUFFIXES = (".mha", ".mhd", ".nrrd", ".nhdr")
+SUPPORTED = "NIfTI (.nii, .nii.gz), MHA/MHD, NRRD or a DICOM series folder"
+
+
+def image_suffix(path: Path) -> str | None:
+    """The recognised image extension of ``path`` (lower case), or None."""
+    name = path.name.lower()
+    return next((s for s in NIFTI_SUFFIXES + ITK_SUFFIXES if name.endswith(s)), None)
+
+
+def read_volume(
+    path: str | os.PathLike[str],
+    volume_index: int | None = None,
+    *,
+    series_uid: str | None = None,
+    allow_gaps: bool = False,
+) -> Volume:
+    """Read and check one 3D volume; ``volume_index`` picks a volume of a 4D file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; check the path")
+    suffix = image_suffix(path)
+    if path.is_dir():
+        volume = read_dicom_series(path, series_uid, allow_gaps)
+    elif suffix in NIFTI_SUFFIXES:
+        volume = _read_nifti(path, volume_index)
+    elif suffix in ITK_SUFFIXES:
+        volume = _read_itk(path, volume_index)
+    elif _is_dicom_file(path):
+        uid = series_uid or str(pydicom.dcmread(path, stop_before_pixels=True).get("SeriesInstanceUID", ""))
+        volume = read_dicom_series(path.parent, uid or None, allow_gaps)
+    else:
+        raise InputError(f"{path}: unsupported file type; give {SUPPORTED}")
+    if volume.meta.get("format") != "dicom":
+        volume.meta.update(read_sidecar(path))
+    check_volume(volume, str(path))
+    volume.meta.setdefault("modality", guess_modality(volume.array))
+    volume.meta["modality_guess"] = guess_modality(volume.array)
+    return volume
+
+
+def _is_dicom_file(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(132)[128:] == b"DICM"
+
+
+def _read_nifti(path: Path, volume_index: int | None) -> Volume:
+    try:
+        image = nib.load(path)
+        array = np.asanyarray(image.dataobj)
+    except Exception as error:  # nibabel/gzip raise many types for damaged files
+        raise InputError(f"{path}: cannot read as NIfTI ({type(error).__name__}: {error}); the file is damaged or not NIfTI") from error
+    array = _pick_volume(array, volume_index, path)
+    return Volume(array, image.affine, _base_meta(path, "nifti"))
+
+
+def _read_itk(path: Path, volume_index: int | None) -> Volume:
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        raise InputError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from error
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        index = _check_index(volume_index, image.GetNumberOfComponentsPerPixel(), path)
+        image = sitk.VectorIndexSelectionCast(image, index)
+    if image.GetDimension() == 4:
+        size = list(image.GetSize())
+        index = _check_index(volume_index, size[3], path)
+        image = sitk.Extract(image, size[:3] + [0], [0, 0, 0, index])
+    if image.GetDimension() != 3:
+        raise InputError(f"{path}: a 3D image is needed, got a {image.GetDimension()}D image")
+    return from_sitk(image, _base_meta(path, path.suffix.lower().lstrip(".")))
+
+
+def _pick_volume(array: np.ndarray, volume_index: int | None, path: Path) -> np.ndarray:
+    """Reduce a 4D (x, y, z, t) array to one volume; trailing singleton axes are dropped."""
+    while array.ndim > 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 4:
+        return array[..., _check_index(volume_index, array.shape[3], path)]
+    if array.ndim != 3:
+        raise InputError(f"{path}: a 3D image is needed, got shape {array.shape}")
+    return array
+
+
+def _check_index(volume_index: int | None, count: int, path: Path) -> int:
+    if volume_index is None:
+        raise InputError(f"{path}: 4D image with {count} volumes; choose one with --volume K (0..{count - 1})")
+    if not 0 <= volume_index < count:
+        raise InputError(f"{path}: --volume {volume_index} is out of range; the image has {count} volumes (0..{count - 1})")
+    return volume_index
+
+
+def _base_meta(path: Path, fmt: str) -> dict[str, Any]:
+    return {"path": str(path), "format": fmt}
