@@ -1,9 +1,10 @@
 """DICOM series folders -> ``Volume``, with pydicom rather than SimpleITK's series reader.
 
 Slices are sorted by their ImagePositionPatient projected on the slice normal (file names and
-InstanceNumber are unreliable), the spacing is derived from those positions (so exports with a zero
-or missing SliceThickness, which SimpleITK's reader rejects, still read), per-slice
-RescaleSlope/Intercept is applied, and uneven or missing slices are refused or interpolated.
+InstanceNumber are unreliable), the spacing is derived from those positions (never from a
+SliceThickness that exports leave zero or missing), per-slice RescaleSlope/Intercept is applied,
+and uneven or missing slices are refused or interpolated. pydicom rather than SimpleITK's series
+reader, because every one of these decisions must be explicit and reported with the series named.
 """
 
 from __future__ import annotations

@@ -53,17 +53,20 @@ def write_ct_series(
     check_affine(volume_hu.affine, f"{out_dir}: sCT grid")
     if out_dir.exists() and not overwrite:
         raise InputError(f"{out_dir}: already exists; pass --overwrite to replace it")
-    if not out_dir.parent.is_dir() or not os.access(out_dir.parent, os.W_OK):
-        raise InputError(f"{out_dir.parent}: output folder is missing or not writable; choose another")
+    if not out_dir.parent.is_dir():
+        raise InputError(f"{out_dir.parent}: output folder does not exist; create it or choose another")
     base = _series_dataset(dict(reference or {}) if not isinstance(reference, Dataset) else reference, description)
     lps = RAS_FROM_LPS @ volume_hu.affine
     stored = np.clip(np.rint(volume_hu.array) - RESCALE_INTERCEPT, -32768, 32767).astype(np.int16)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        for k in range(stored.shape[2]):
-            _slice_dataset(base, lps, stored[:, :, k], k).save_as(tmp / f"CT{k + 1:05d}.dcm", enforce_file_format=True)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
+    try:
+        with atomic_path(out_dir) as tmp:
+            tmp.mkdir()
+            for k in range(stored.shape[2]):
+                _slice_dataset(base, lps, stored[:, :, k], k).save_as(tmp / f"CT{k + 1:05d}.dcm", enforce_file_format=True)
+            if out_dir.is_dir():
+                shutil.rmtree(out_dir)
+    except OSError as error:
+        raise InputError(f"{out_dir}: cannot write ({error.strerror}); choose a writable output folder") from error
     return out_dir
 
 

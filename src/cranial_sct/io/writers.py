@@ -31,6 +31,6 @@ def write_volume(volume: Volume, path: str | os.PathLike[str], dtype: np.dtype |
         array = volume.array if dtype is None else volume.array.astype(dtype)
         with atomic_path(path) as tmp:
             sitk.WriteImage(to_sitk(volume, array), str(tmp), True)
-    except (PermissionError, RuntimeError) as error:
-        raise InputError(f"{path}: cannot write ({error}); choose a writable output folder") from error
+    except (OSError, RuntimeError) as error:  # SimpleITK reports I/O failures as RuntimeError
+        raise InputError(f"{path}: cannot write ({type(error).__name__}); choose a writable output folder") from error
     return path

@@ -97,8 +97,8 @@ def _claim_output(out: Path, options: PreprocessOptions, overwrite: bool) -> Non
         out.mkdir(exist_ok=True)
         with atomic_path(out / RUN_RECORD) as tmp:
             tmp.write_text(json.dumps(settings, indent=1))
-    except PermissionError as error:
-        raise InputError(f"{out}: output folder is not writable; choose another --out") from error
+    except OSError as error:
+        raise InputError(f"{out}: cannot write the output folder ({error.strerror}); choose another --out") from error
 
 
 def _run_all(cases: list[CaseEntry], out: Path, options: PreprocessOptions, read: ReadOptions, workers: int):
