@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "info",
     "preprocess",
+    "report",
     "train",
 )
 

@@ -1,0 +1,275 @@
+"""One self-contained HTML report from an evaluation folder (figures embedded as base64 PNG).
+
+Sections: metrics by method and field strength, paired Wilcoxon tests, box plots, best / median /
+worst image panels per field strength, per-contrast details, and the run's settings and versions.
+A single file with no external assets, so it can be mailed, archived or opened offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cranial_sct.errors import InputError
+from cranial_sct.evaluation.evaluate import (
+    CASE_KEYS,
+    METRICS_CSV,
+    SUMMARY_JSON,
+    PredictedCase,
+    find_predictions,
+    find_reference,
+)
+from cranial_sct.evaluation.figures import PanelCase, case_panels, metric_boxplots
+from cranial_sct.evaluation.metrics import reference_bone
+from cranial_sct.io.atomic import atomic_path
+from cranial_sct.io.nifti import read_nifti
+
+LABELS = {
+    "mae": "MAE (HU)", "me": "ME (HU)", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
+    "mae_bone": "Bone MAE (HU)", "mae_soft": "Soft-tissue MAE (HU)", "mae_air": "Air MAE (HU)",
+    "dice": "Skull Dice", "jaccard": "Skull Jaccard", "hd95_mm": "Skull HD95 (mm)", "mu_rel_error_pct": "μ-map error (%)",
+}
+HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard"}
+SIGNED_METRICS = {"me"}  # best when closest to zero
+DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "jaccard": 3, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
+BOXPLOT_METRICS = ("mae", "mae_bone", "dice")
+TESTED_METRICS = ("mae", "mae_bone", "dice", "hd95_mm", "ssim", "ms_ssim")
+SIGNIFICANCE = 0.05
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d2733; margin: 0; background: #f4f6f8; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 32px 48px; background: white; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 2px solid #d8dee6; padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 20px 0 6px; } p.meta, p.note { color: #5b6775; font-size: 13px; margin: 4px 0; }
+table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 12px; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #e3e8ee; text-align: right; white-space: nowrap; }
+th { background: #eef2f6; font-weight: 600; white-space: normal; vertical-align: bottom; min-width: 52px; }
+div.scroll { overflow-x: auto; } tr.sep td { border-top: 2px solid #b9c3ce; } td.key, th.key { text-align: left; }
+tr:nth-child(even) td { background: #fafbfc; } td.best { font-weight: 700; color: #0b5394; }
+td.sig { font-weight: 700; color: #a1123c; } td.na { color: #9aa4af; }
+img { max-width: 100%; display: block; margin: 8px 0 16px; } details summary { cursor: pointer; font-weight: 600; margin: 12px 0; }
+pre { background: #f6f8fa; border: 1px solid #e3e8ee; padding: 8px 12px; font-size: 12px; overflow-x: auto; max-height: 420px; }
+code { background: #eef2f6; padding: 1px 4px; border-radius: 3px; font-size: 12px; }
+"""
+
+
+def read_evaluation(eval_dir: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per-case rows (metric columns as floats) and the summary written by ``evaluate``."""
+    eval_dir = Path(eval_dir)
+    csv_path, json_path = eval_dir / METRICS_CSV, eval_dir / SUMMARY_JSON
+    for path in (csv_path, json_path):
+        if not path.is_file():
+            raise InputError(f"--eval {eval_dir}: no {path.name}; run `cranial-sct evaluate --out {eval_dir}` first")
+    summary = json.loads(json_path.read_text())
+    with open(csv_path, newline="") as handle:
+        rows = [{k: float(v) if k in summary["metrics"] else v for k, v in row.items()} for row in csv.DictReader(handle)]
+    return rows, summary
+
+
+def _field_order(field: str) -> tuple[int, float]:
+    try:
+        return (0, float(field))
+    except ValueError:
+        return (1, 0.0)  # "unknown" last
+
+
+def _number(value: float | None, metric: str) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.{DECIMALS.get(metric, 1)}f}"
+
+
+def _table(header: Sequence[str], body: Sequence[Sequence[tuple[str, str]]], keys: int, grouped: bool = False) -> str:
+    """HTML table; each cell is (text, css class); the first ``keys`` columns are left-aligned.
+
+    ``grouped`` draws a rule above each new value of the first column (e.g. field strength).
+    """
+    head = "".join(f'<th class="{"key" if i < keys else ""}">{html.escape(h)}</th>' for i, h in enumerate(header))
+    rows, previous = "", None
+    for row in body:
+        separator = ' class="sep"' if grouped and previous is not None and row[0] != previous else ""
+        rows += f"<tr{separator}>" + "".join(f'<td class="{cls}">{text}</td>' for text, cls in row) + "</tr>"
+        previous = row[0]
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def _badness(metric: str, mean: float | None) -> float:
+    """Lower is better: error metrics as they are, similarity negated, mean error by its size."""
+    if mean is None or not np.isfinite(mean):
+        return np.inf
+    return -mean if metric in HIGHER_IS_BETTER else abs(mean) if metric in SIGNED_METRICS else mean
+
+
+def _metrics_table(groups: Sequence[Mapping[str, Any]], keys: Sequence[str], metrics: Sequence[str]) -> str:
+    """mean ± std per group; the best mean within each field strength (and contrast) in bold."""
+    best: dict[tuple[Any, ...], dict[str, float]] = {}
+    for group in groups:
+        context = best.setdefault(tuple(group[k] for k in keys if k != "method"), {})
+        for metric in metrics:
+            context[metric] = min(context.get(metric, np.inf), _badness(metric, group[metric]["mean"]))
+    body = []
+    for group in groups:
+        context = best[tuple(group[k] for k in keys if k != "method")]
+        row = [(html.escape(str(group[k])) + (" T" if k == "field_T" else ""), "key") for k in keys]
+        row.append((str(max(group[m]["n"] for m in metrics)), ""))
+        for metric in metrics:
+            stats = group[metric]
+            is_best = len(groups) > 1 and np.isfinite(context[metric]) and _badness(metric, stats["mean"]) == context[metric]
+            cell = f"{_number(stats['mean'], metric)} ± {_number(stats['std'], metric)}" if stats["n"] else "–"
+            row.append((cell, "best" if is_best else ""))
+        body.append(row)
+    header = [{"method": "Method", "field_T": "Field", "contrast": "Contrast"}[k] for k in keys] + ["n"] + [LABELS.get(m, m) for m in metrics]
+    return _table(header, body, len(keys), grouped=True)
+
+
+def _tests_table(tests: Sequence[Mapping[str, Any]], keys: Sequence[str], metrics: Sequence[str]) -> str:
+    """One row per field (and contrast) and method pair: median difference A - B and p per metric."""
+    pairs: dict[tuple[Any, ...], dict[str, Mapping[str, Any]]] = {}
+    for test in tests:
+        pairs.setdefault((*(test[k] for k in keys), test["method_a"], test["method_b"]), {})[test["metric"]] = test
+    body = []
+    for key, by_metric in pairs.items():
+        row = [(html.escape(str(v)) + (" T" if k == "field_T" else ""), "key") for k, v in zip(keys, key)]
+        row.append((f"{html.escape(key[-2])} vs {html.escape(key[-1])}", "key"))
+        row.append((str(by_metric[metrics[0]]["n_pairs"]), ""))
+        for metric in metrics:
+            test = by_metric[metric]
+            if test["p"] is None:
+                row.append((f'<span title="{html.escape(test["note"])}">n/a</span>', "na"))
+            else:
+                cell = f"{_number(test['median_diff'], metric)} (p = {test['p']:.3g})"
+                row.append((cell, "sig" if test["p"] < SIGNIFICANCE else ""))
+        body.append(row)
+    header = [{"field_T": "Field", "contrast": "Contrast"}[k] for k in keys] + ["Methods (A vs B)", "pairs"] + [LABELS.get(m, m) for m in metrics]
+    return _table(header, body, len(keys) + 1, grouped=True)
+
+
+def _image(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _panel_case(row: Mapping[str, Any], label: str, case: PredictedCase, ref_dir: Path, threshold: float) -> PanelCase:
+    """Load the volumes of one evaluated case for display."""
+    files = find_reference(ref_dir, case.subject)
+    ct, sct = read_nifti(files.ct), read_nifti(case.sct_path)
+    mask = np.asarray(read_nifti(files.mask).array) > 0
+    skull = np.asarray(read_nifti(case.skull_path).array) > 0 if case.skull_path else np.asarray(sct.array) > threshold
+    first_contrast = case.contrast.split("+")[0]
+    same_field = [p for (field, _), p in sorted(files.mr.items()) if field == case.field_T]
+    mr_path = files.mr.get((case.field_T, first_contrast)) or (same_field[0] if same_field else None)
+    caption = f"{label}: {case.subject} ({case.contrast})\nMAE {row['mae']:.1f} HU, Dice {row['dice']:.3f}"
+    return PanelCase(
+        caption, ct, sct, mask, skull & mask, reference_bone(ct.array, mask, threshold), read_nifti(mr_path) if mr_path else None
+    )
+
+
+def _panels_section(rows: Sequence[Mapping[str, Any]], method: str, pred_dir: Path, ref_dir: Path, threshold: float) -> str:
+    """Best, median and worst case (by MAE) of ``method`` at every field strength."""
+    predictions = {tuple(getattr(c, k) for k in CASE_KEYS): c for c in find_predictions(pred_dir)}
+    parts = []
+    for field in sorted({r["field_T"] for r in rows if r["method"] == method}, key=_field_order):
+        ranked = sorted((r for r in rows if r["method"] == method and r["field_T"] == field), key=lambda r: r["mae"])
+        chosen = {"best": ranked[0], "median": ranked[(len(ranked) - 1) // 2], "worst": ranked[-1]}
+        cases = [
+            _panel_case(row, label, predictions[tuple(row[k] for k in CASE_KEYS)], ref_dir, threshold) for label, row in chosen.items()
+        ]
+        title = f"{method} at {field} T: best, median and worst case by MAE, axial slice through the head centre"
+        parts.append(f'<h3>{html.escape(title)}</h3>{_image(case_panels(cases), title)}')
+    return "".join(parts)
+
+
+def _settings_section(summary: Mapping[str, Any], config_files: Sequence[Path]) -> str:
+    settings = ["preset", "bone_threshold_hu", "air_max_hu", "mu_map", "kvp", "pred_dir", "ref_dir", "created_utc", "n_cases"]
+    body = [[(html.escape(k), "key"), (f"<code>{html.escape(str(summary[k]))}</code>", "key")] for k in settings]
+    versions = [[(html.escape(k), "key"), (html.escape(v), "key")] for k, v in summary["versions"].items()]
+    configs = "".join(f"<h3>{html.escape(str(path))}</h3><pre>{html.escape(path.read_text())}</pre>" for path in config_files)
+    return (
+        "<h3>Evaluation settings</h3>" + _table(["setting", "value"], body, 2)
+        + configs + "<h3>Package versions</h3>" + _table(["package", "version"], versions, 2)
+    )
+
+
+def _default_panel_method(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The method with the lowest median MAE over all its cases."""
+    methods = sorted({r["method"] for r in rows})
+    return min(methods, key=lambda m: float(np.nanmedian([r["mae"] for r in rows if r["method"] == m])))
+
+
+def _definitions(summary: Mapping[str, Any]) -> str:
+    structural = (
+        "SSIM: clip to [-1024, 3000] HU, outside mask -1024, skimage 7<sup>3</sup> window, averaged over the mask without a 3-voxel border"
+        if summary["preset"] == "synthrad2023"
+        else "MS-SSIM: clip to [-1024, 3071] HU, outside mask -1024, 5 levels (SynthRAD2025 code), averaged over the mask per level"
+    )
+    return (
+        f'<p class="note">Preset <code>{html.escape(summary["preset"])}</code>. All metrics inside the head mask. '
+        f"MAE and ME (sCT - CT) unclipped; PSNR over mask voxels after clipping; {structural}. "
+        f"Skull: predicted skull vs CT bone (&gt; {summary['bone_threshold_hu']:g} HU); HD95 = max of the two directed 95th "
+        f"percentile surface distances in mm. Regions of the reference CT: bone &gt; {summary['bone_threshold_hu']:g} HU, "
+        f"air &lt; {summary['air_max_hu']:g} HU, soft tissue between. Values are mean ± sample std over cases; bold = best per field.</p>"
+    )
+
+
+def write_report(
+    eval_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    pred_dir: str | os.PathLike[str] | None = None,
+    ref_dir: str | os.PathLike[str] | None = None,
+    panel_method: str | None = None,
+    config_files: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
+    """Write the HTML report for ``eval_dir`` to ``out`` (atomically); return its path.
+
+    Image panels need the evaluated prediction and reference folders: by default the ones recorded
+    in ``summary.json``; when they are not there the report says so and omits the panels.
+    ``config_files`` (e.g. a training or benchmark run's resolved YAML) are shown verbatim.
+    """
+    rows, summary = read_evaluation(eval_dir)
+    configs = [Path(p) for p in config_files]
+    for path in configs:
+        if not path.is_file():
+            raise InputError(f"--config {path}: file not found")
+    metrics = [m for m in summary["metrics"] if m in LABELS]
+    methods = sorted({r["method"] for r in rows})
+    fields = sorted({r["field_T"] for r in rows}, key=_field_order)
+    panel_method = panel_method or _default_panel_method(rows)
+    if panel_method not in methods:
+        raise InputError(f"--panel-method {panel_method}: not evaluated; choose one of {', '.join(methods)}")
+    pred, ref = Path(pred_dir or summary["pred_dir"]), Path(ref_dir or summary["ref_dir"])
+    tested = [m for m in TESTED_METRICS if m in metrics]
+    by_field = sorted(summary["by_method_field"], key=lambda g: (_field_order(g["field_T"]), g["method"]))
+    by_contrast = sorted(summary["by_method_field_contrast"], key=lambda g: (_field_order(g["field_T"]), g["contrast"], g["method"]))
+    if pred.is_dir() and ref.is_dir():
+        panels = _panels_section(rows, panel_method, pred, ref, summary["bone_threshold_hu"])
+    else:
+        panels = f'<p class="note">Prediction or reference folder not found ({html.escape(str(pred))}, {html.escape(str(ref))}); pass --pred and --ref for image panels.</p>'
+    boxes = metric_boxplots(rows, [(m, LABELS[m]) for m in BOXPLOT_METRICS], fields, methods)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cranial-sct evaluation report</title><style>{STYLE}</style></head>
+<body><main>
+<h1>Synthetic CT evaluation</h1>
+<p class="meta">{summary["n_cases"]} cases · methods: {html.escape(", ".join(methods))} · field strengths: {html.escape(", ".join(f + " T" for f in fields))} · created {html.escape(summary["created_utc"])}</p>
+<h2>Metrics by method and field strength</h2>{_definitions(summary)}
+{_metrics_table(by_field, ["field_T", "method"], metrics)}
+<h2>Paired comparisons (Wilcoxon signed-rank, two-sided)</h2>
+<p class="note">Cells: median paired difference A - B over the cases both methods have (subject and contrast), then the p-value; red: p &lt; {SIGNIFICANCE}. With fewer than 6 pairs no p-value can fall below 0.05; n/a (hover for why) when there is nothing to test.</p>
+{_tests_table(summary["paired_by_field"], ["field_T"], tested) if len(methods) > 1 else '<p class="note">Only one method: nothing to compare.</p>'}
+<h2>Distributions</h2>{_image(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")}
+<h2>Image panels: {html.escape(panel_method)}</h2>{panels}
+<h2>Details by contrast</h2>
+<details><summary>Metrics by field strength, contrast and method</summary>{_metrics_table(by_contrast, ["field_T", "contrast", "method"], metrics)}</details>
+<details><summary>Paired tests by field strength and contrast</summary>{_tests_table(summary["paired_by_field_contrast"], ["field_T", "contrast"], tested) if len(methods) > 1 else ""}</details>
+<h2>Run configuration</h2>{_settings_section(summary, configs)}
+</main></body></html>
+"""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out
