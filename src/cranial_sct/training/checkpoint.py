@@ -60,7 +60,7 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         raise InputError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
         raise InputError(f"{path}: unreadable or corrupt checkpoint ({type(error).__name__}); use another checkpoint") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputError(f"{path}: not a cranial-sct checkpoint (expected format {FORMAT})")

@@ -128,6 +128,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return [_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # PyYAML (YAML 1.1) reads 1e-3 as text: it wants 1.0e-3
+            return float(value)
+        except ValueError:
+            pass
     if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # YAML reads 1.5 as a number; a field strength list is text
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from cranial_sct.errors import InputError
+from cranial_sct.models.conditioning import encode_condition
+from cranial_sct.training import checkpoint
+from cranial_sct.training.checkpoint import load_for_inference, read_checkpoint, save_checkpoint
+from cranial_sct.training.config import load_config
+from cranial_sct.training.trainer import train
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def trained(toy_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("ck") / "run"
+    config = load_config(None, [
+        f"data.root={toy_cohort}", f"run_dir={run_dir}", "model.features=[4,8]", "model.contrasts=[t1w,flair]",
+        "sampling.patch_size=[16,16,16]", "train.steps=2", "train.steps_per_epoch=2", "train.checkpoint_every=1",
+    ])
+    return train(config) / "checkpoints" / "last.pt"
+
+
+def test_checkpoint_loads_with_weights_only_and_holds_everything_to_resume(trained: Path) -> None:
+    state = torch.load(trained, weights_only=True)
+    assert state["step"] == 2 and state["version"] and state["format"] == checkpoint.FORMAT
+    assert {"model", "optimizer", "scheduler", "scaler", "rng", "config", "stats"} <= set(state)
+    assert state["stats"]["fields_seen"] == ["1.5", "3"]
+    assert set(state["stats"]["t1w"]) == {"mean", "std", "p1", "p50", "p99"}
+
+
+def test_load_for_inference_rebuilds_the_trained_model(trained: Path) -> None:
+    model, info = load_for_inference(trained)
+    assert not model.training
+    assert info.contrasts == ["t1w", "flair"] and info.normalisation == "percentile" and info.patch_size == [16, 16, 16]
+    assert info.fields_seen == ["1.5", "3"] and info.contrasts_seen == ["flair", "t1w"] and info.step == 2
+    out = model(torch.zeros(1, 2, 16, 16, 16), encode_condition(None, ["t1w"])[None])
+    assert out["hu"].shape == (1, 1, 16, 16, 16)
+    torch.testing.assert_close(model.state_dict()["hu_head.weight"], read_checkpoint(trained)["model"]["hu_head.weight"])
+
+
+def test_weights_for_another_architecture_are_refused(trained: Path, tmp_path: Path) -> None:
+    state = read_checkpoint(trained)
+    state["model"]["hu_head.weight"] = torch.zeros(2, 8, 1, 1, 1)
+    save_checkpoint(tmp_path / "bad.pt", {k: v for k, v in state.items() if k not in ("format", "version")})
+    with pytest.raises(InputError, match="bad.pt: weights do not fit the model"):
+        load_for_inference(tmp_path / "bad.pt")
+
+
+def test_missing_corrupt_and_foreign_files_are_refused(trained: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        read_checkpoint(tmp_path / "none.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(trained.read_bytes()[:5000])
+    with pytest.raises(InputError, match="corrupt"):
+        read_checkpoint(truncated)
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
+    with pytest.raises(InputError, match="not a cranial-sct checkpoint"):
+        read_checkpoint(tmp_path / "foreign.pt")
+
+
+def test_a_write_that_dies_midway_leaves_the_last_good_checkpoint(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = trained.read_bytes()
+
+    def dying_save(obj: object, path: Path) -> None:
+        Path(path).write_bytes(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(trained, {"step": 3})
+    assert trained.read_bytes() == good
+    assert [p.name for p in trained.parent.iterdir() if p.name.startswith(".partial")] == []
