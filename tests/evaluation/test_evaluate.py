@@ -98,3 +98,12 @@ def test_subject_missing_from_reference_is_named(tmp_path: Path, study: tuple[Pa
 def test_unknown_preset_is_refused(study: tuple[Path, Path]) -> None:
     with pytest.raises(InputError, match="--preset synthrad2099"):
         evaluate(*study, preset="synthrad2099", progress=False)
+
+
+def test_empty_skull_file_scores_zero_overlap(tmp_path: Path, study: tuple[Path, Path]) -> None:
+    _, ref = study
+    write_predictions(tmp_path / "m", ["sub-00"], ("7",), error_hu=20.0)
+    skull = tmp_path / "m" / "sub-00" / "skull_7T_t1w.nii.gz"
+    write_nifti(Volume(np.zeros(read_nifti(skull).shape, np.uint8), AFFINE), skull)
+    (row,) = evaluate(tmp_path / "m", ref, progress=False)[0]
+    assert row["dice"] == 0.0 and row["jaccard"] == 0.0 and math.isnan(row["hd95_mm"])

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from cranial_sct.errors import InputError
 from cranial_sct.evaluation.metrics import AIR_MAX_HU, PRESETS, CaseMetrics, reference_bone
 from cranial_sct.evaluation.statistics import paired_tests
+from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
 from cranial_sct.io.nifti import read_nifti
@@ -128,7 +129,7 @@ def _require_same_grid(volume: Volume, reference: Volume, path: Path, reference_
 
 def _load_reference(files: ReferenceFiles, bone_threshold_hu: float) -> tuple[Volume, np.ndarray]:
     """Reference CT and binary head mask, refusing references that cannot be measured against."""
-    ct, mask = read_nifti(files.ct), read_nifti(files.mask)
+    ct, mask = read_volume(files.ct), read_volume(files.mask)
     _require_same_grid(mask, ct, files.mask, files.ct)
     inside = np.asarray(mask.array) > 0
     if not inside.any():
@@ -174,15 +175,19 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
         tmp.write_text(json.dumps(_finite_or_none(summary), indent=2) + "\n")
 
 
-def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseMetrics, ref: ReferenceFiles) -> None:
-    sct = read_nifti(case.sct_path)
-    _require_same_grid(sct, ct, case.sct_path, ref.ct)
+def predicted_skull(case: PredictedCase, sct: Volume, threshold_hu: float, ct_path: Path) -> tuple[np.ndarray, str]:
+    """The case's skull mask and where it came from: its skull file, else the sCT above threshold."""
     if case.skull_path is None:
-        skull, source = np.asarray(sct.array) > metrics.bone_threshold_hu, f"sct>{metrics.bone_threshold_hu:g}HU"
-    else:
-        skull_volume = read_nifti(case.skull_path)
-        _require_same_grid(skull_volume, ct, case.skull_path, ref.ct)
-        skull, source = np.asarray(skull_volume.array) > 0, "skull file"
+        return np.asarray(sct.array) > threshold_hu, f"sct>{threshold_hu:g}HU"
+    skull = read_nifti(case.skull_path)  # not read_volume: an empty (constant) skull is a valid, bad result
+    _require_same_grid(skull, sct, case.skull_path, ct_path)
+    return np.asarray(skull.array) > 0, "skull file"
+
+
+def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseMetrics, ref: ReferenceFiles) -> None:
+    sct = read_volume(case.sct_path)
+    _require_same_grid(sct, ct, case.sct_path, ref.ct)
+    skull, source = predicted_skull(case, sct, metrics.bone_threshold_hu, ref.ct)
     keys = {key: getattr(case, key) for key in CASE_KEYS}
     metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, **keys, skull_source=source)
 

@@ -26,11 +26,12 @@ from cranial_sct.evaluation.evaluate import (
     PredictedCase,
     find_predictions,
     find_reference,
+    predicted_skull,
 )
 from cranial_sct.evaluation.figures import PanelCase, case_panels, metric_boxplots
 from cranial_sct.evaluation.metrics import reference_bone
+from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
-from cranial_sct.io.nifti import read_nifti
 
 LABELS = {
     "mae": "MAE (HU)", "me": "ME (HU)", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
@@ -157,15 +158,15 @@ def _image(png: bytes, alt: str) -> str:
 def _panel_case(row: Mapping[str, Any], label: str, case: PredictedCase, ref_dir: Path, threshold: float) -> PanelCase:
     """Load the volumes of one evaluated case for display."""
     files = find_reference(ref_dir, case.subject)
-    ct, sct = read_nifti(files.ct), read_nifti(case.sct_path)
-    mask = np.asarray(read_nifti(files.mask).array) > 0
-    skull = np.asarray(read_nifti(case.skull_path).array) > 0 if case.skull_path else np.asarray(sct.array) > threshold
+    ct, sct = read_volume(files.ct), read_volume(case.sct_path)
+    mask = np.asarray(read_volume(files.mask).array) > 0
+    skull, _ = predicted_skull(case, sct, threshold, files.ct)
     first_contrast = case.contrast.split("+")[0]
     same_field = [p for (field, _), p in sorted(files.mr.items()) if field == case.field_T]
     mr_path = files.mr.get((case.field_T, first_contrast)) or (same_field[0] if same_field else None)
     caption = f"{label}: {case.subject} ({case.contrast})\nMAE {row['mae']:.1f} HU, Dice {row['dice']:.3f}"
     return PanelCase(
-        caption, ct, sct, mask, skull & mask, reference_bone(ct.array, mask, threshold), read_nifti(mr_path) if mr_path else None
+        caption, ct, sct, mask, skull & mask, reference_bone(ct.array, mask, threshold), read_volume(mr_path) if mr_path else None
     )
 
 
