@@ -82,3 +82,15 @@ def rigid(rx_deg: float, ry_deg: float, rz_deg: float, shift_mm) -> np.ndarray:
         out[:3, :3] = r @ out[:3, :3]
     out[:3, 3] = shift_mm
     return out
+
+
+def write_case(folder, spacing: float = 6.0, mr_name: str = "mr_1.5T_t1w.nii.gz", move=None, swap: bool = False):
+    """Write one phantom-layout subject (``mr_*.nii.gz`` + ``ct.nii.gz``); the MR moved by ``move``."""
+    from cranial_sct.io.writers import write_volume
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mr, _ = head_volumes(spacing, codes="LPS", angle_deg=10, world_from_head=move)
+    _, ct = head_volumes(spacing)
+    write_volume(ct if swap else mr, folder / mr_name)
+    write_volume(mr if swap else ct, folder / "ct.nii.gz")
+    return folder
