@@ -118,7 +118,8 @@ def ms_ssim_synthrad2025(ct: np.ndarray, sct: np.ndarray, mask: np.ndarray) -> f
     hu_max = 3071.0
     x, y = _shifted_and_masked(ct, mask, hu_max), _shifted_and_masked(sct, mask, hu_max)
     m = _binary(mask).astype(np.float64)
-    pad = [((MS_SSIM_MIN_SIZE - n) // 2, MS_SSIM_MIN_SIZE - n - (MS_SSIM_MIN_SIZE - n) // 2) if n < MS_SSIM_MIN_SIZE else (0, 0) for n in x.shape]
+    short = [max(MS_SSIM_MIN_SIZE - n, 0) for n in x.shape]
+    pad = [(k // 2, k - k // 2) for k in short]
     x, y, m = (np.pad(a, pad, mode="edge") for a in (x, y, m))
     box = np.ones((2, 2, 2)) / 8
     level_values = []

@@ -203,17 +203,76 @@ def _default_panel_method(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _definitions(summary: Mapping[str, Any]) -> str:
+    threshold = summary["bone_threshold_hu"]
     structural = (
-        "SSIM: clip to [-1024, 3000] HU, outside mask -1024, skimage 7<sup>3</sup> window, averaged over the mask without a 3-voxel border"
+        "SSIM: clip to [-1024, 3000] HU, outside mask -1024, skimage 7<sup>3</sup> window, "
+        "averaged over the mask without a 3-voxel border"
         if summary["preset"] == "synthrad2023"
-        else "MS-SSIM: clip to [-1024, 3071] HU, outside mask -1024, 5 levels (SynthRAD2025 code), averaged over the mask per level"
+        else "MS-SSIM: clip to [-1024, 3071] HU, outside mask -1024, 5 levels (SynthRAD2025 code), masked per level"
     )
     return (
         f'<p class="note">Preset <code>{html.escape(summary["preset"])}</code>. All metrics inside the head mask. '
         f"MAE and ME (sCT - CT) unclipped; PSNR over mask voxels after clipping; {structural}. "
-        f"Skull: predicted skull vs CT bone (&gt; {summary['bone_threshold_hu']:g} HU); HD95 = max of the two directed 95th "
-        f"percentile surface distances in mm. Regions of the reference CT: bone &gt; {summary['bone_threshold_hu']:g} HU, "
-        f"air &lt; {summary['air_max_hu']:g} HU, soft tissue between. Values are mean ± sample std over cases; bold = best per field.</p>"
+        f"Skull: predicted skull vs CT bone (&gt; {threshold:g} HU); HD95 = max of the two directed 95th "
+        f"percentile surface distances in mm. Regions of the reference CT: bone &gt; {threshold:g} HU, "
+        f"air &lt; {summary['air_max_hu']:g} HU, soft tissue between. "
+        "Values are mean ± sample std over cases; bold = best per field.</p>"
+    )
+
+
+TESTS_NOTE = (
+    '<p class="note">Cells: median paired difference A - B over the cases both methods have (subject and '
+    f"contrast), then the p-value; red: p &lt; {SIGNIFICANCE}. With fewer than 6 pairs no p-value can fall "
+    "below 0.05; n/a (hover for why) when there is nothing to test.</p>"
+)
+
+
+def _comparisons(tests: Sequence[Mapping[str, Any]], keys: Sequence[str], metrics: Sequence[str], methods: Sequence[str]) -> str:
+    if len(methods) < 2:
+        return '<p class="note">Only one method: nothing to compare.</p>'
+    return _tests_table(tests, keys, metrics)
+
+
+def _section(title: str, body: str) -> str:
+    return f"<h2>{html.escape(title)}</h2>{body}"
+
+
+def _existing_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise InputError(f"--config {missing[0]}: file not found")
+    return [Path(p) for p in paths]
+
+
+def _render(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], panel_method: str, panels: str, configs: Sequence[Path]) -> str:
+    """The whole HTML page: header, tables, tests, box plots, image panels, details, settings."""
+    metrics = [m for m in summary["metrics"] if m in LABELS]
+    tested = [m for m in TESTED_METRICS if m in metrics]
+    methods = sorted({r["method"] for r in rows})
+    fields = sorted({r["field_T"] for r in rows}, key=_field_order)
+    by_field = sorted(summary["by_method_field"], key=lambda g: (_field_order(g["field_T"]), g["method"]))
+    by_contrast = sorted(summary["by_method_field_contrast"], key=lambda g: (_field_order(g["field_T"]), g["contrast"], g["method"]))
+    boxes = metric_boxplots(rows, [(m, LABELS[m]) for m in BOXPLOT_METRICS], fields, methods)
+    contrast_keys = ["field_T", "contrast"]
+    details = (
+        f"<details><summary>Metrics by field strength, contrast and method</summary>"
+        f"{_metrics_table(by_contrast, [*contrast_keys, 'method'], metrics)}</details>"
+        f"<details><summary>Paired tests by field strength and contrast</summary>"
+        f"{_comparisons(summary['paired_by_field_contrast'], contrast_keys, tested, methods)}</details>"
+    )
+    overview = f"{summary['n_cases']} cases · methods: {', '.join(methods)} · field strengths: {', '.join(f + ' T' for f in fields)}"
+    body = "".join([
+        f'<h1>Synthetic CT evaluation</h1><p class="meta">{html.escape(overview)} · created {html.escape(summary["created_utc"])}</p>',
+        _section("Metrics by method and field strength", _definitions(summary) + _metrics_table(by_field, ["field_T", "method"], metrics)),
+        _section("Paired comparisons (Wilcoxon signed-rank, two-sided)", TESTS_NOTE + _comparisons(summary["paired_by_field"], ["field_T"], tested, methods)),
+        _section("Distributions", _image(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")),
+        _section(f"Image panels: {panel_method}", panels),
+        _section("Details by contrast", details),
+        _section("Run configuration", _settings_section(summary, configs)),
+    ])
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>cranial-sct evaluation report</title>'
+        f"<style>{STYLE}</style></head>\n<body><main>\n{body}\n</main></body></html>\n"
     )
 
 
@@ -232,45 +291,18 @@ def write_report(
     ``config_files`` (e.g. a training or benchmark run's resolved YAML) are shown verbatim.
     """
     rows, summary = read_evaluation(eval_dir)
-    configs = [Path(p) for p in config_files]
-    for path in configs:
-        if not path.is_file():
-            raise InputError(f"--config {path}: file not found")
-    metrics = [m for m in summary["metrics"] if m in LABELS]
+    configs = _existing_files(config_files)
     methods = sorted({r["method"] for r in rows})
-    fields = sorted({r["field_T"] for r in rows}, key=_field_order)
     panel_method = panel_method or _default_panel_method(rows)
     if panel_method not in methods:
         raise InputError(f"--panel-method {panel_method}: not evaluated; choose one of {', '.join(methods)}")
     pred, ref = Path(pred_dir or summary["pred_dir"]), Path(ref_dir or summary["ref_dir"])
-    tested = [m for m in TESTED_METRICS if m in metrics]
-    by_field = sorted(summary["by_method_field"], key=lambda g: (_field_order(g["field_T"]), g["method"]))
-    by_contrast = sorted(summary["by_method_field_contrast"], key=lambda g: (_field_order(g["field_T"]), g["contrast"], g["method"]))
     if pred.is_dir() and ref.is_dir():
         panels = _panels_section(rows, panel_method, pred, ref, summary["bone_threshold_hu"])
     else:
-        panels = f'<p class="note">Prediction or reference folder not found ({html.escape(str(pred))}, {html.escape(str(ref))}); pass --pred and --ref for image panels.</p>'
-    boxes = metric_boxplots(rows, [(m, LABELS[m]) for m in BOXPLOT_METRICS], fields, methods)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cranial-sct evaluation report</title><style>{STYLE}</style></head>
-<body><main>
-<h1>Synthetic CT evaluation</h1>
-<p class="meta">{summary["n_cases"]} cases · methods: {html.escape(", ".join(methods))} · field strengths: {html.escape(", ".join(f + " T" for f in fields))} · created {html.escape(summary["created_utc"])}</p>
-<h2>Metrics by method and field strength</h2>{_definitions(summary)}
-{_metrics_table(by_field, ["field_T", "method"], metrics)}
-<h2>Paired comparisons (Wilcoxon signed-rank, two-sided)</h2>
-<p class="note">Cells: median paired difference A - B over the cases both methods have (subject and contrast), then the p-value; red: p &lt; {SIGNIFICANCE}. With fewer than 6 pairs no p-value can fall below 0.05; n/a (hover for why) when there is nothing to test.</p>
-{_tests_table(summary["paired_by_field"], ["field_T"], tested) if len(methods) > 1 else '<p class="note">Only one method: nothing to compare.</p>'}
-<h2>Distributions</h2>{_image(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")}
-<h2>Image panels: {html.escape(panel_method)}</h2>{panels}
-<h2>Details by contrast</h2>
-<details><summary>Metrics by field strength, contrast and method</summary>{_metrics_table(by_contrast, ["field_T", "contrast", "method"], metrics)}</details>
-<details><summary>Paired tests by field strength and contrast</summary>{_tests_table(summary["paired_by_field_contrast"], ["field_T", "contrast"], tested) if len(methods) > 1 else ""}</details>
-<h2>Run configuration</h2>{_settings_section(summary, configs)}
-</main></body></html>
-"""
+        panels = f'<p class="note">Prediction or reference folder not found ({html.escape(f"{pred}, {ref}")}); pass --pred and --ref for image panels.</p>'
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+        tmp.write_text(_render(rows, summary, panel_method, panels, configs), encoding="utf-8")
     return out
