@@ -16,8 +16,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     # one module per command; add yours here
     "evaluate",
     "info",
+    "predict",
     "preprocess",
     "report",
+    "simulate",
     "train",
 )
 

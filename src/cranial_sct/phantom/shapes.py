@@ -1,0 +1,67 @@
+"""Signed distance functions (mm, negative inside) of the primitives the head is built from.
+
+The approximations follow the usual closed forms (ellipsoid: bound by Quilez's k0*(k0-1)/k1); they
+are exact on the surface, which is where thresholds are taken, and smooth away from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+Points = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def ellipsoid(p: Points, centre: Sequence[float], semi: Sequence[float]) -> np.ndarray:
+    q = [(p[k] - centre[k]) for k in range(3)]
+    k0 = np.sqrt(sum((q[k] / semi[k]) ** 2 for k in range(3)))
+    k1 = np.sqrt(sum((q[k] / semi[k] ** 2) ** 2 for k in range(3)))
+    return (k0 * (k0 - 1.0) / np.maximum(k1, 1e-6)).astype(np.float32)
+
+
+def round_cone(p: Points, a: Sequence[float], b: Sequence[float], ra: float, rb: float) -> np.ndarray:
+    """A capsule from ``a`` (radius ``ra``) to ``b`` (radius ``rb``)."""
+    ab = np.subtract(b, a, dtype=np.float64)
+    q = [p[k] - a[k] for k in range(3)]
+    h = np.clip(sum(q[k] * ab[k] for k in range(3)) / float(ab @ ab), 0.0, 1.0)
+    dist = np.sqrt(sum((q[k] - h * ab[k]) ** 2 for k in range(3)))
+    return (dist - (ra + h * (rb - ra))).astype(np.float32)
+
+
+def mirrored(shape, p: Points, centre: Sequence[float], *args) -> np.ndarray:
+    """Union of a shape defined on the right (x > 0) and its mirror image on the left."""
+    right = shape(p, centre, *args)
+    mirror = (-p[0], p[1], p[2])
+    return np.minimum(right, shape(mirror, centre, *args))
+
+
+def mirrored_cone(p: Points, a, b, ra: float, rb: float) -> np.ndarray:
+    return np.minimum(round_cone(p, a, b, ra, rb), round_cone((-p[0], p[1], p[2]), a, b, ra, rb))
+
+
+def smooth_union(*sdfs: np.ndarray, k: float) -> np.ndarray:
+    """Polynomial smooth minimum: joins shapes with a fillet of about ``k`` mm (no creases)."""
+    out = sdfs[0]
+    for d in sdfs[1:]:
+        h = np.clip(0.5 + 0.5 * (d - out) / k, 0.0, 1.0)
+        out = d + (out - d) * h - k * h * (1.0 - h)
+    return out.astype(np.float32)
+
+
+def signed_distance(mask: np.ndarray, spacing: float) -> np.ndarray:
+    """Euclidean signed distance (mm) of a binary mask: negative inside, positive outside."""
+    outside = ndimage.distance_transform_edt(~mask, sampling=spacing)
+    inside = ndimage.distance_transform_edt(mask, sampling=spacing)
+    return (outside - inside).astype(np.float32)
+
+
+def closing(mask: np.ndarray, radius_mm: float, spacing: float) -> np.ndarray:
+    """Morphological closing with a ball, via distance transforms (exact and fast for big radii)."""
+    dilated = ndimage.distance_transform_edt(~mask, sampling=spacing) <= radius_mm
+    return ndimage.distance_transform_edt(dilated, sampling=spacing) > radius_mm
+
+
+def sigmoid(x: np.ndarray, width: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x / width))

@@ -1,0 +1,75 @@
+"""One simulated subject in memory: labels, head mask, CT and MR at every requested field/contrast."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from cranial_sct.io.volume import Volume
+from cranial_sct.phantom.anatomy import ShapeParameters, design_head
+from cranial_sct.phantom.ct import simulate_ct
+from cranial_sct.phantom.grids import covering_grid
+from cranial_sct.phantom.mr_physics import Acquisition, nominal_acquisition, site_acquisition
+from cranial_sct.phantom.mr_scanner import TissueVoxels, receive_bias, simulate_mr, transmit_field
+from cranial_sct.phantom.mr_physics import CONTRASTS
+from cranial_sct.phantom.tissues import Tissue
+from cranial_sct.phantom.voxelise import voxelise
+
+# Independent random streams per purpose, so adding a field or contrast never changes the others.
+_ANATOMY, _TEXTURE, _CT = 1, 2, 3
+
+
+def field_key(field_t: float) -> int:
+    return int(round(field_t * 1000))
+
+
+def stream(seed: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *keys])
+
+
+@dataclass
+class PhantomSubject:
+    """Every volume of one subject, all on one grid (one affine)."""
+
+    subject_id: str
+    labels: Volume
+    mask: Volume
+    ct: Volume
+    mr: dict[tuple[float, str], Volume] = field(default_factory=dict)
+    acquisitions: dict[float, Acquisition] = field(default_factory=dict)
+    shape_parameters: ShapeParameters | None = None
+
+
+def head_mask(labels: np.ndarray) -> np.ndarray:
+    return ndimage.binary_fill_holes(labels != Tissue.BACKGROUND).astype(np.uint8)
+
+
+def simulate_subject(seed: int, fields: Sequence[float], contrasts: Sequence[str], spacing: float,
+                     subject_id: str = "sub-000") -> PhantomSubject:
+    """Simulate one subject (deterministic in ``seed``) on a grid of ``spacing`` mm."""
+    unknown = sorted(set(contrasts) - set(CONTRASTS))
+    if unknown:
+        raise ValueError(f"unknown contrast(s) {unknown}; choose from {CONTRASTS}")
+    grid = covering_grid(spacing)
+    design = design_head(stream(seed, _ANATOMY))
+    fractions = voxelise(design, grid)
+    labels = fractions.labels
+    volume = Volume(labels, grid.affine, {"subject": subject_id})
+    subject = PhantomSubject(subject_id, volume, volume.with_array(head_mask(labels)),
+                             volume.with_array(simulate_ct(fractions, stream(seed, _CT))),
+                             shape_parameters=design.params)
+    voxels = TissueVoxels.from_fractions(fractions, stream(seed, _TEXTURE))
+    for field_t in fields:
+        rng = stream(seed, field_key(field_t))
+        acquisition = site_acquisition(nominal_acquisition(field_t), rng)
+        b1, bias = transmit_field(grid, acquisition, rng), receive_bias(grid, acquisition, rng)
+        subject.acquisitions[field_t] = acquisition
+        for contrast in contrasts:
+            noise = stream(seed, field_key(field_t), CONTRASTS.index(contrast))
+            image = simulate_mr(voxels, acquisition, contrast, b1, bias, noise)
+            subject.mr[(field_t, contrast)] = volume.with_array(
+                image.astype(np.float32), field_T=field_t, contrast=contrast)
+    return subject
