@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cranial_sct.errors import InputError
+from cranial_sct.training.config import TrainConfig, load_config, save_config, to_dict
+
+ROOT = "data.root=/data"
+
+
+def test_yaml_and_overrides_give_typed_values(tmp_path: Path) -> None:
+    (tmp_path / "run.yaml").write_text("data:\n  root: /data\n  fields: [1.5, 3]\nmodel:\n  backbone: mamba\noptim:\n  lr: 1e-3\n")
+    config = load_config(tmp_path / "run.yaml", ["train.steps=7", "model.features=[8,16]", "sampling.bone_fraction=1"])
+    assert config.data.fields == ["1.5", "3"] and config.model.backbone == "mamba" and config.optim.lr == 1e-3
+    assert config.train.steps == 7 and config.model.features == [8, 16] and config.sampling.bone_fraction == 1.0
+    assert config.loss == TrainConfig().loss  # untouched sections keep their defaults
+
+
+def test_saved_config_reloads_to_the_same_config(tmp_path: Path) -> None:
+    config = load_config(None, [ROOT, "model.kind=direct", "augment.enabled=false"])
+    save_config(config, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == config
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == to_dict(config)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.depth=3", "config.model: unknown key 'depth'"),
+        ("trian.steps=3", "config: unknown key 'trian'"),
+        ("train.steps=many", "config.train.steps: must be int, got 'many'"),
+        ("train.steps=2.5", "config.train.steps: must be int"),
+        ("augment.enabled=maybe", "config.augment.enabled: must be bool"),
+        ("model.backbone=unet", "config.model.backbone: must be one of resunet, mamba, transformer"),
+        ("sampling.patch_size=64", "config.sampling.patch_size: must be a list"),
+        ("sampling.patch_size=[64,x,64]", r"config.sampling.patch_size\[1\]: must be int"),
+        ("sampling.bone_fraction=1.5", "bone_fraction must be within"),
+        ("train=5", "config.train: expected a mapping"),
+        ("steps", "use key=value"),
+    ],
+)
+def test_bad_configs_are_refused_with_the_key_named(override: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        load_config(None, [ROOT, override])
+
+
+def test_missing_and_malformed_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="config file not found"):
+        load_config(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
+    with pytest.raises(InputError, match="bad.yaml: not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
+    with pytest.raises(InputError, match="data.root must name"):
+        load_config(None, [])

@@ -1,0 +1,25 @@
+import torch
+
+from cranial_sct.training.config import LossConfig
+from cranial_sct.training.losses import SCTLoss, weighted_hu_l1
+
+
+def test_bone_weighted_l1_matches_hand_computation() -> None:
+    hu = torch.tensor([0.0, 100.0, 1000.0, 5.0])
+    ct = torch.tensor([10.0, 100.0, 1300.0, -1000.0])
+    mask = torch.tensor([1.0, 1.0, 1.0, 0.0])  # the last voxel is outside the head: ignored
+    bone = torch.tensor([0.0, 0.0, 1.0, 0.0])
+    # weights 1, 1, 3 -> (10 + 0 + 3 * 300) / 5
+    assert weighted_hu_l1(hu, ct, mask, bone, bone_extra=2.0).item() == 182.0
+
+
+def test_stage_terms_can_be_switched_off() -> None:
+    torch.manual_seed(0)
+    batch = {"classes": torch.randint(0, 3, (1, 1, 4, 4, 4)), "ct": torch.zeros(1, 1, 4, 4, 4), "mask": torch.ones(1, 1, 4, 4, 4)}
+    outputs = {"seg_logits": torch.randn(1, 3, 4, 4, 4), "hu": torch.full((1, 1, 4, 4, 4), 500.0)}
+    loss = SCTLoss(LossConfig(bone_extra_weight=0.0))
+    total, terms = loss(outputs, batch)
+    assert set(terms) == {"seg", "hu"} and terms["hu"] == 0.5
+    assert total.item() == terms["seg"] + terms["hu"]
+    assert set(loss(outputs, batch, segmentation=False)[1]) == {"hu"}
+    assert set(loss(outputs, batch, hu=False)[1]) == {"seg"}

@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from cranial_sct.augment import Augmenter
+from cranial_sct.training.config import AugmentConfig, DataConfig
+from cranial_sct.training.dataset import BONE, load_cases
+from cranial_sct.training.sampling import PatchDataset, StepSampler
+
+
+def cases(root: Path):
+    return load_cases(DataConfig(root=str(root)), ["t1w", "flair"], ["sub-00", "sub-01"], [])
+
+
+def test_about_two_thirds_of_patches_are_centred_on_bone(toy_cohort: Path) -> None:
+    dataset = PatchDataset(cases(toy_cohort), [8, 8, 8], 2 / 3, seed=0, augmenter=None)
+    centred_on_bone = [dataset[i]["classes"][0, 4, 4, 4].item() == BONE for i in range(600)]
+    # Head-centred patches hit bone too (about 1 in 4 head voxels here), so expect 2/3 + 1/3 * ~0.25.
+    assert 0.68 < np.mean(centred_on_bone) < 0.82
+    assert np.mean([dataset[i]["classes"][0, 4, 4, 4].item() == BONE for i in range(600)]) == np.mean(centred_on_bone)
+
+
+def test_items_are_the_same_in_worker_processes_and_in_the_main_process(toy_cohort: Path) -> None:
+    augmenter = Augmenter(AugmentConfig(artefact_probability=0.5), ["t1w", "flair"])
+    dataset = PatchDataset(cases(toy_cohort), [16, 16, 16], 2 / 3, seed=3, augmenter=augmenter)
+    loaders = [DataLoader(dataset, batch_size=2, sampler=StepSampler(5, 8, 2), num_workers=n) for n in (0, 2)]
+    for main, worker in zip(*loaders):
+        for key in main:
+            assert torch.equal(main[key], worker[key]), key
+
+
+def test_step_sampler_gives_every_rank_distinct_items() -> None:
+    ranks = [list(StepSampler(2, 4, batch=2, rank=r, world=2)) for r in range(2)]
+    assert ranks == [[8, 9, 12, 13], [10, 11, 14, 15]]
