@@ -34,7 +34,7 @@ def test_wilcoxon_exact_matches_scipy() -> None:
     rng = np.random.default_rng(3)
     a, b = rng.normal(50, 10, 12), rng.normal(55, 10, 12)
     result = wilcoxon_paired(a, b)
-    assert result["method"] == "exact" and result["n_pairs"] == 12
+    assert result["p_method"] == "exact" and result["n_pairs"] == 12
     assert result["p"] == pytest.approx(wilcoxon(a, b).pvalue)
 
 
@@ -42,7 +42,7 @@ def test_wilcoxon_with_zero_and_tied_differences_uses_normal_approximation() -> 
     a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
     b = a - np.array([0.0, 1.0, 1.0, 2.0, 3.0, -1.0, 4.0, 5.0])  # one zero, |1| tied three times
     result = wilcoxon_paired(a, b)
-    assert result["method"] == "approx" and result["note"] == "zeros dropped"
+    assert result["p_method"] == "approx" and result["note"] == "zeros dropped"
     assert result["p"] == pytest.approx(wilcoxon(a, b, zero_method="wilcox", method="approx").pvalue)
 
 

@@ -8,7 +8,8 @@ Prediction layout (what ``cranial-sct predict`` writes)::
 or a single method without the ``<method>`` level (``PRED/<subject>/sct_...``; the method is then
 PRED's folder name). ``<field>`` is the MR field strength as ``f"{tesla:g}"`` (``1.5``, ``0.064``,
 ``7``) or ``unknown``; ``<contrast>`` the MR input (``t1w``, ``flair``, ``t1w+flair``...). Without a
-skull file, the skull is the sCT above the bone threshold (recorded in ``skull_source``).
+skull file, the skull is the sCT above the bone threshold (recorded in ``skull_source``). Like every
+metric, the skull is compared inside the head mask only.
 
 Reference layout (phantom or preprocessed data): ``REF/<subject>/ct.nii.gz`` and ``mask.nii.gz``,
 located through ``REF/manifest.csv`` when present.

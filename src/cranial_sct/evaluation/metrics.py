@@ -114,6 +114,7 @@ def ms_ssim_synthrad2025(ct: np.ndarray, sct: np.ndarray, mask: np.ndarray) -> f
     That code meant to weight luminance only at the coarsest level, but because it reassigns
     ``scale_weights`` before testing it for None, luminance gets each level's weight at every
     level; we reproduce what it computes, since that is what the published numbers are.
+    NaN when the mask leaves no voxel inside the border at some level (a mask only a few voxels big).
     """
     hu_max = 3071.0
     x, y = _shifted_and_masked(ct, mask, hu_max), _shifted_and_masked(sct, mask, hu_max)

@@ -64,15 +64,15 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     result: dict[str, Any] = {"n_pairs": int(diff.size), "median_diff": float(np.median(diff)) if diff.size else np.nan}
     nonzero = diff[diff != 0]
     if diff.size < MIN_PAIRS:
-        return {**result, "p": np.nan, "method": "none", "note": f"fewer than {MIN_PAIRS} paired cases"}
+        return {**result, "p": np.nan, "p_method": "none", "note": f"fewer than {MIN_PAIRS} paired cases"}
     if nonzero.size == 0:
-        return {**result, "p": np.nan, "method": "none", "note": "all paired differences are zero"}
+        return {**result, "p": np.nan, "p_method": "none", "note": "all paired differences are zero"}
     ties = np.unique(np.abs(nonzero)).size < nonzero.size
     exact = nonzero.size == diff.size and not ties and diff.size <= 50
     method = "exact" if exact else "approx"
     test = wilcoxon(diff, zero_method="wilcox", method=method)
     note = "zeros dropped" if nonzero.size < diff.size else ("tied differences" if ties else "")
-    return {**result, "p": float(test.pvalue), "method": method, "note": note}
+    return {**result, "p": float(test.pvalue), "p_method": method, "note": note}
 
 
 def paired_tests(
