@@ -38,6 +38,10 @@ def png_bytes(figure: plt.Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _colour(index: int) -> tuple[float, float, float]:
+    return METHOD_COLOURS[index % len(METHOD_COLOURS)]
+
+
 def metric_boxplots(
     rows: Sequence[Mapping[str, Any]], metrics: Sequence[tuple[str, str]], fields: Sequence[str], methods: Sequence[str]
 ) -> bytes:
@@ -55,7 +59,7 @@ def metric_boxplots(
                     data.append(values)
             if not data:
                 continue
-            colour = METHOD_COLOURS[m % len(METHOD_COLOURS)]
+            colour = _colour(m)
             boxes = ax.boxplot(data, positions=positions, widths=width * 0.85, patch_artist=True, showfliers=False, manage_ticks=False)
             for patch in boxes["boxes"]:
                 patch.set(facecolor=(*colour, 0.35), edgecolor=colour)
@@ -69,7 +73,7 @@ def metric_boxplots(
         ax.set_title(label, fontsize=11)
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
-    handles = [Patch(facecolor=(*METHOD_COLOURS[m % 10], 0.35), edgecolor=METHOD_COLOURS[m % 10], label=method) for m, method in enumerate(methods)]
+    handles = [Patch(facecolor=(*_colour(m), 0.35), edgecolor=_colour(m), label=method) for m, method in enumerate(methods)]
     figure.legend(handles=handles, loc="upper center", ncol=len(methods), frameon=False, bbox_to_anchor=(0.5, 1.08))
     figure.tight_layout()
     return png_bytes(figure)
