@@ -99,8 +99,10 @@ def cerebrum(p: shapes.Points, grid: Grid) -> np.ndarray:
     floor_middle = -14.0 * (1 - lateral) - 42.0 * lateral  # diencephalon medially, temporal lobes laterally
     floor_post = -6.0 - 9.0 * (ax / 60.0) ** 2  # tentorium
     floor = anterior * -20.0 + (1 - anterior) * (posterior * floor_post + (1 - posterior) * floor_middle)
-    inside = (ellipsoid(p, (0.0, -8.0, 8.0), (67.0, 86.0, 64.0)) < 0) & (z > floor)
-    return ndimage.gaussian_filter(shapes.signed_distance(inside, grid.spacing), 1.5)  # round edges
+    slope = np.gradient(floor, grid.spacing, axis=(0, 1))
+    above_floor = (floor - z) / np.sqrt(1 + slope[0] ** 2 + slope[1] ** 2)  # distance to a height field
+    sdf = np.maximum(ellipsoid(p, (0.0, -8.0, 8.0), (67.0, 86.0, 64.0)), above_floor)
+    return ndimage.gaussian_filter(sdf, 1.5).astype(np.float32)  # round the floor's edges
 
 
 def cerebellum(p: shapes.Points) -> np.ndarray:
@@ -267,9 +269,10 @@ def design_head(rng: np.random.Generator) -> HeadDesign:
     p = canonical_points(grid, params, rng)
     design = HeadDesign(grid, params, sulcus_width_mm=0.8 + 1.2 * params.atrophy)
     design.fields.update(brain_fields(p, grid, params, rng))
-    brain = (design.fields["cerebrum"] < 0) | (design.fields["cerebellum"] < 0) | (design.fields["brainstem"] < 0)
     csf_mm = 1.5 + 1.5 * params.atrophy + 0.4 * smooth_field(rng, grid, 30.0)
-    cavity = shapes.signed_distance(shapes.closing(brain, 10.0, grid.spacing), grid.spacing) - csf_mm
+    # A smooth union fills the notches between the brain's parts with CSF (cisterns), as a closing would.
+    brain = shapes.smooth_union(*(design.fields[k] for k in ("cerebrum", "cerebellum", "brainstem")), k=20.0)
+    cavity = brain - csf_mm
     skull = skull_thickness(p, params, smooth_field(rng, grid, 40.0))
     fat, muscle = scalp_thickness(p, smooth_field(rng, grid, 40.0))
     head = head_outline(p, cavity - skull - SKIN_MM - fat - muscle)
@@ -278,7 +281,7 @@ def design_head(rng: np.random.Generator) -> HeadDesign:
     design.fields["frontal_sinus"] = ellipsoid(p, (0.0, 86.0, 6.0), tuple(
         max(params.frontal_sinus, 1e-3) * np.array([17.0, 7.0, 13.0])))
     design.fields["mastoid"] = np.maximum.reduce([
-        mirrored(ellipsoid, p, (47.0, -40.0, -50.0), (11.0, 13.0, 15.0)), 0.5 - cavity, head + 3.0])
+        mirrored(ellipsoid, p, (47.0, -40.0, -50.0), (11.0, 13.0, 15.0)), 2.0 - cavity, head + 3.0])
     design.fields["petrous"] = np.maximum(
         mirrored_cone(p, (47, -34, -44), (16, -12, -36), 8.0, 4.5), cavity - skull)
     design.cell_tile = periodic_tile(rng, CELL_TILE_MM, 1.0)

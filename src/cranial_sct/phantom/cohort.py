@@ -125,6 +125,7 @@ def simulate_cohort(out: Path, subjects: int, fields: Sequence[float], contrasts
         if preview and index == 0:
             write_preview(subject, out / PREVIEW_PNG)
         subject.mr.clear()  # keep only what tissues.json needs
+        subject.fractions = None
         summaries.append(subject)
     with atomic_path(out / TISSUES_JSON) as tmp:
         tmp.write_text(json.dumps(cohort_parameters(seed, spacing, fields, contrasts, summaries), indent=1))

@@ -41,7 +41,7 @@ _ANCHORS = {
         Sequence("mprage", 2300.0, 2.9, 9.0, ti_ms=900.0, echo_spacing_ms=7.1, readout_pulses=176),
         Sequence("mprage", 3000.0, 2.5, 7.0, ti_ms=1100.0, echo_spacing_ms=7.0, readout_pulses=192),
     ],
-    "t2w": [Sequence("fse", 2500.0, 140.0), Sequence("fse", 5000.0, 100.0), Sequence("fse", 5000.0, 95.0),
+    "t2w": [Sequence("fse", 3000.0, 160.0), Sequence("fse", 5000.0, 100.0), Sequence("fse", 5000.0, 95.0),
             Sequence("fse", 6000.0, 70.0)],
     "flair": [Sequence("ir_fse", 4000.0, 150.0), Sequence("ir_fse", 9000.0, 120.0),
               Sequence("ir_fse", 9000.0, 110.0), Sequence("ir_fse", 8000.0, 95.0)],
@@ -102,7 +102,7 @@ def with_csf_null(sequence: Sequence, field_t: float) -> Sequence:
 
 
 def site_acquisition(nominal: Acquisition, rng: np.random.Generator) -> Acquisition:
-    """Small per-site jitter of TR/TE/TI/flip (a few %); FLAIR TI is re-nulled, then jittered by 1 %."""
+    """Small per-site jitter of TR/TE/TI/flip (a few %); FLAIR TI is re-nulled, then jittered by 0.4 %."""
     def jitter(s: Sequence) -> Sequence:
         j = rng.normal(1.0, [0.03, 0.03, 0.05, 0.02])
         return replace(s, tr_ms=s.tr_ms * j[0], te_ms=s.te_ms * j[1], flip_deg=s.flip_deg * j[2],
@@ -110,7 +110,7 @@ def site_acquisition(nominal: Acquisition, rng: np.random.Generator) -> Acquisit
 
     sequences = {k: jitter(s) for k, s in nominal.sequences.items()}
     flair = with_csf_null(sequences["flair"], nominal.field_t)
-    sequences["flair"] = replace(flair, ti_ms=flair.ti_ms * rng.normal(1.0, 0.01))
+    sequences["flair"] = replace(flair, ti_ms=flair.ti_ms * rng.normal(1.0, 0.004))
     return replace(nominal, sequences=sequences)
 
 

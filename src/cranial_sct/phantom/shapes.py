@@ -15,7 +15,7 @@ Points = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def ellipsoid(p: Points, centre: Sequence[float], semi: Sequence[float]) -> np.ndarray:
-    q = [(p[k] - centre[k]) for k in range(3)]
+    q = [(p[k] - float(centre[k])) for k in range(3)]
     k0 = np.sqrt(sum((q[k] / semi[k]) ** 2 for k in range(3)))
     k1 = np.sqrt(sum((q[k] / semi[k] ** 2) ** 2 for k in range(3)))
     return (k0 * (k0 - 1.0) / np.maximum(k1, 1e-6)).astype(np.float32)
@@ -23,22 +23,20 @@ def ellipsoid(p: Points, centre: Sequence[float], semi: Sequence[float]) -> np.n
 
 def round_cone(p: Points, a: Sequence[float], b: Sequence[float], ra: float, rb: float) -> np.ndarray:
     """A capsule from ``a`` (radius ``ra``) to ``b`` (radius ``rb``)."""
-    ab = np.subtract(b, a, dtype=np.float64)
-    q = [p[k] - a[k] for k in range(3)]
-    h = np.clip(sum(q[k] * ab[k] for k in range(3)) / float(ab @ ab), 0.0, 1.0)
+    ab = [float(b[k] - a[k]) for k in range(3)]
+    q = [p[k] - float(a[k]) for k in range(3)]
+    h = np.clip(sum(q[k] * ab[k] for k in range(3)) / sum(c * c for c in ab), 0.0, 1.0)
     dist = np.sqrt(sum((q[k] - h * ab[k]) ** 2 for k in range(3)))
     return (dist - (ra + h * (rb - ra))).astype(np.float32)
 
 
-def mirrored(shape, p: Points, centre: Sequence[float], *args) -> np.ndarray:
-    """Union of a shape defined on the right (x > 0) and its mirror image on the left."""
-    right = shape(p, centre, *args)
-    mirror = (-p[0], p[1], p[2])
-    return np.minimum(right, shape(mirror, centre, *args))
+def mirrored(shape, p: Points, *args) -> np.ndarray:
+    """A shape defined on the right (x > 0) together with its mirror image on the left."""
+    return shape((np.abs(p[0]), p[1], p[2]), *args)
 
 
 def mirrored_cone(p: Points, a, b, ra: float, rb: float) -> np.ndarray:
-    return np.minimum(round_cone(p, a, b, ra, rb), round_cone((-p[0], p[1], p[2]), a, b, ra, rb))
+    return mirrored(round_cone, p, a, b, ra, rb)
 
 
 def smooth_union(*sdfs: np.ndarray, k: float) -> np.ndarray:

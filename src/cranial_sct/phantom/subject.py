@@ -12,11 +12,10 @@ from cranial_sct.io.volume import Volume
 from cranial_sct.phantom.anatomy import ShapeParameters, design_head
 from cranial_sct.phantom.ct import simulate_ct
 from cranial_sct.phantom.grids import covering_grid
-from cranial_sct.phantom.mr_physics import Acquisition, nominal_acquisition, site_acquisition
+from cranial_sct.phantom.mr_physics import CONTRASTS, Acquisition, nominal_acquisition, site_acquisition
 from cranial_sct.phantom.mr_scanner import TissueVoxels, receive_bias, simulate_mr, transmit_field
-from cranial_sct.phantom.mr_physics import CONTRASTS
 from cranial_sct.phantom.tissues import Tissue
-from cranial_sct.phantom.voxelise import voxelise
+from cranial_sct.phantom.voxelise import TissueFractions, voxelise
 
 # Independent random streams per purpose, so adding a field or contrast never changes the others.
 _ANATOMY, _TEXTURE, _CT = 1, 2, 3
@@ -41,6 +40,7 @@ class PhantomSubject:
     mr: dict[tuple[float, str], Volume] = field(default_factory=dict)
     acquisitions: dict[float, Acquisition] = field(default_factory=dict)
     shape_parameters: ShapeParameters | None = None
+    fractions: TissueFractions | None = None  # partial-volume tissue fractions behind ``labels``
 
 
 def head_mask(labels: np.ndarray) -> np.ndarray:
@@ -60,7 +60,7 @@ def simulate_subject(seed: int, fields: Sequence[float], contrasts: Sequence[str
     volume = Volume(labels, grid.affine, {"subject": subject_id})
     subject = PhantomSubject(subject_id, volume, volume.with_array(head_mask(labels)),
                              volume.with_array(simulate_ct(fractions, stream(seed, _CT))),
-                             shape_parameters=design.params)
+                             shape_parameters=design.params, fractions=fractions)
     voxels = TissueVoxels.from_fractions(fractions, stream(seed, _TEXTURE))
     for field_t in fields:
         rng = stream(seed, field_key(field_t))

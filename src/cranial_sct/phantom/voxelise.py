@@ -204,3 +204,10 @@ def voxelise(design: HeadDesign, grid: Grid, slab_voxels: int = 8) -> TissueFrac
         paint_slab(painter)
         counts[..., start:stop] = block_counts(painter.labels, SUPERSAMPLE)
     return TissueFractions(counts, grid)
+
+
+def fine_labels(design: HeadDesign, grid: Grid) -> np.ndarray:
+    """The whole supersampled label map of ``grid`` in one piece (for inspection and tests)."""
+    painter = SlabPainter(design, tuple(fine_axis(grid, k) for k in range(3)))
+    paint_slab(painter)
+    return painter.labels
