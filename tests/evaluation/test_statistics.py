@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import wilcoxon
+from scipy.stats import PermutationMethod, wilcoxon
 
 from cranial_sct.evaluation.statistics import describe, paired_tests, summarise, wilcoxon_paired
 
@@ -38,11 +38,23 @@ def test_wilcoxon_exact_matches_scipy() -> None:
     assert result["p"] == pytest.approx(wilcoxon(a, b).pvalue)
 
 
-def test_wilcoxon_with_zero_and_tied_differences_uses_normal_approximation() -> None:
+def test_wilcoxon_few_tied_pairs_is_exact_by_enumeration() -> None:
+    """Four pairs all favouring b, two tied: of the 16 sign patterns, 2 are as extreme -> p = 0.125."""
+    result = wilcoxon_paired([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 5.5, 5.82])
+    assert result["p"] == pytest.approx(0.125) and result["p_method"].startswith("exact")
     a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
     b = a - np.array([0.0, 1.0, 1.0, 2.0, 3.0, -1.0, 4.0, 5.0])  # one zero, |1| tied three times
     result = wilcoxon_paired(a, b)
-    assert result["p_method"] == "approx" and result["note"] == "zeros dropped"
+    assert result["note"] == "1 zero differences dropped; tied differences"
+    assert result["p"] == pytest.approx(wilcoxon(a, b, zero_method="wilcox", method=PermutationMethod(n_resamples=2**8)).pvalue)
+
+
+def test_wilcoxon_many_tied_pairs_uses_normal_approximation() -> None:
+    rng = np.random.default_rng(4)
+    a = rng.normal(50, 10, 30)
+    b = a - np.round(rng.normal(2, 3, 30))  # integer differences: many ties
+    result = wilcoxon_paired(a, b)
+    assert result["p_method"] == "approx"
     assert result["p"] == pytest.approx(wilcoxon(a, b, zero_method="wilcox", method="approx").pvalue)
 
 

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import wilcoxon
+from scipy.stats import PermutationMethod, wilcoxon
 
 Row = Mapping[str, Any]
 MIN_PAIRS = 2  # fewer paired cases than this cannot give a p-value at all
+EXHAUSTIVE_MAX_PAIRS = 16  # 2**16 sign patterns: an exact p with ties in well under a second
 
 
 def _groups(rows: Sequence[Row], by: Sequence[str]) -> dict[tuple[Any, ...], list[Row]]:
@@ -53,11 +54,12 @@ def summarise(rows: Sequence[Row], by: Sequence[str], metrics: Sequence[str]) ->
 def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     """Two-sided Wilcoxon signed-rank test of a vs b (paired; non-finite pairs left out).
 
-    Zero differences are dropped (``zero_method="wilcox"``, the classical test). The exact null
-    distribution is used when it is valid (no zeros, no tied |differences|, n <= 50); otherwise the
-    normal approximation with tie correction. With fewer than 2 pairs, or all differences zero,
-    there is nothing to test: p is NaN and ``note`` says why. With n < 6 nonzero pairs even a
-    perfect separation cannot reach p < 0.05 (the smallest exact two-sided p is 2 / 2**n).
+    Zero differences are dropped (the classical ``zero_method="wilcox"``). The p-value is exact
+    whenever that is affordable: from the tabulated null distribution when there are no ties (n <= 50);
+    with tied |differences| by enumerating all 2**n sign patterns (n <= 16), because the normal
+    approximation is anti-conservative for few tied pairs; otherwise the normal approximation with
+    tie correction. With fewer than 2 pairs, or all differences zero, p is NaN and ``note`` says why.
+    With n < 6 nonzero pairs no p-value can fall below 0.05 (the smallest is 2 / 2**n).
     """
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     diff = diff[np.isfinite(diff)]
@@ -68,11 +70,15 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     if nonzero.size == 0:
         return {**result, "p": np.nan, "p_method": "none", "note": "all paired differences are zero"}
     ties = np.unique(np.abs(nonzero)).size < nonzero.size
-    exact = nonzero.size == diff.size and not ties and diff.size <= 50
-    method = "exact" if exact else "approx"
-    test = wilcoxon(diff, zero_method="wilcox", method=method)
-    note = "zeros dropped" if nonzero.size < diff.size else ("tied differences" if ties else "")
-    return {**result, "p": float(test.pvalue), "p_method": method, "note": note}
+    if not ties and nonzero.size <= 50:
+        name, method = "exact", "exact"
+    elif nonzero.size <= EXHAUSTIVE_MAX_PAIRS:
+        name, method = "exact (all sign patterns)", PermutationMethod(n_resamples=2**nonzero.size)
+    else:
+        name, method = "approx", "approx"
+    test = wilcoxon(nonzero, method=method)
+    notes = [f"{diff.size - nonzero.size} zero differences dropped" if nonzero.size < diff.size else "", "tied differences" if ties else ""]
+    return {**result, "p": float(test.pvalue), "p_method": name, "note": "; ".join(n for n in notes if n)}
 
 
 def paired_tests(
