@@ -26,7 +26,8 @@ from cranial_sct.phantom.random_fields import periodic_tile, smooth_field
 from cranial_sct.phantom.shapes import ellipsoid, mirrored, mirrored_cone, round_cone, sigmoid
 from cranial_sct.phantom.tissues import Tissue
 
-CELL_TILE_MM = 48  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
+CELL_TILE_MM = 48
+TENTORIUM_MM = 2.5  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
 
 
 @dataclass(frozen=True)
@@ -89,25 +90,27 @@ def canonical_points(grid: Grid, params: ShapeParameters, rng: np.random.Generat
     return tuple(c + warp_mm * smooth_field(rng, grid, 50.0) for c in canonical)
 
 
-def cerebrum(p: shapes.Points, grid: Grid) -> np.ndarray:
-    """Ellipsoidal cerebrum whose floor steps down over the anterior, middle and posterior fossae."""
+def cerebrum(p: shapes.Points, grid: Grid, cerebellum_sdf: np.ndarray) -> np.ndarray:
+    """Ellipsoidal cerebrum whose floor steps down over the anterior and middle fossae; behind, the
+    occipital lobes drape over the cerebellum, kept ``TENTORIUM_MM`` away (tentorium and CSF)."""
     x, y, z = p
     ax = np.abs(x)
     lateral = sigmoid(ax - 24.0, 3.0)
     anterior = sigmoid(y - (14.0 + 14.0 * lateral), 3.0)
     posterior = sigmoid(-(y + 25.0), 3.0)
     floor_middle = -14.0 * (1 - lateral) - 42.0 * lateral  # diencephalon medially, temporal lobes laterally
-    floor_post = -6.0 - 9.0 * (ax / 60.0) ** 2  # tentorium
+    floor_post = -20.0 - 4.0 * (ax / 60.0) ** 2
     floor = anterior * -20.0 + (1 - anterior) * (posterior * floor_post + (1 - posterior) * floor_middle)
     slope = np.gradient(floor, grid.spacing, axis=(0, 1))
     above_floor = (floor - z) / np.sqrt(1 + slope[0] ** 2 + slope[1] ** 2)  # distance to a height field
-    sdf = np.maximum(ellipsoid(p, (0.0, -8.0, 8.0), (67.0, 86.0, 64.0)), above_floor)
+    sdf = np.maximum.reduce([ellipsoid(p, (0.0, -8.0, 8.0), (67.0, 86.0, 64.0)), above_floor,
+                             TENTORIUM_MM - cerebellum_sdf])
     return ndimage.gaussian_filter(sdf, 1.5).astype(np.float32)  # round the floor's edges
 
 
 def cerebellum(p: shapes.Points) -> np.ndarray:
-    hemispheres = mirrored(ellipsoid, p, (22.0, -50.0, -34.0), (29.0, 26.0, 18.0))
-    vermis = ellipsoid(p, (0.0, -50.0, -31.0), (12.0, 22.0, 17.0))
+    hemispheres = mirrored(ellipsoid, p, (23.0, -56.0, -32.0), (30.0, 30.0, 19.0))
+    vermis = ellipsoid(p, (0.0, -54.0, -29.0), (12.0, 26.0, 17.0))
     return shapes.smooth_union(hemispheres, vermis, k=4.0)
 
 
@@ -244,21 +247,34 @@ def face_fields(p: shapes.Points, params: ShapeParameters) -> dict[str, np.ndarr
     }
 
 
+def radial_sulci(cerebrum_sdf: np.ndarray, grid: Grid, folding: np.ndarray) -> np.ndarray:
+    """Approximate distance (mm) to the sulcal sheets: zero set of ``folding`` sampled on the surface.
+
+    Sampling the random field at each point's projection onto the cerebral surface makes every sulcus
+    a sheet perpendicular to the surface, so cross-sections show gyri rather than blobs.
+    """
+    normal = np.gradient(cerebrum_sdf, grid.spacing)
+    length = np.sqrt(sum(n * n for n in normal)) + 1e-6
+    index = np.indices(grid.shape, dtype=np.float32)
+    surface = [index[k] - cerebrum_sdf * normal[k] / length / grid.spacing for k in range(3)]
+    projected = ndimage.map_coordinates(folding, surface, order=1, mode="nearest").astype(np.float32)
+    gradient = np.sqrt(sum(g * g for g in np.gradient(projected, grid.spacing)))
+    return np.clip(projected / np.maximum(gradient, 1e-3), -15.0, 15.0)
+
+
 def brain_fields(p: shapes.Points, grid: Grid, params: ShapeParameters, rng: np.random.Generator) -> dict:
     """Envelopes, cortical folding (sulci and fissure), ventricles, nuclei and cerebellar folia."""
-    fields = {"cerebrum": cerebrum(p, grid), "cerebellum": cerebellum(p), "brainstem": brainstem(p),
+    fields = {"cerebellum": cerebellum(p), "brainstem": brainstem(p),
               "ventricles": ventricles(p, params.ventricles), "deep_gm": deep_grey(p)}
-    folding = ndimage.gaussian_filter(smooth_field(rng, grid, 9.0), 0.7)
-    gradient = np.sqrt(sum(g**2 for g in np.gradient(folding, grid.spacing)))
-    fields["sulcus"] = np.clip(folding / np.maximum(gradient, 1e-3), -15.0, 15.0)
-    sulcal_depth = 12.0 + 2.5 * smooth_field(rng, grid, 30.0) + 3.0 * params.atrophy
+    fields["cerebrum"] = cerebrum(p, grid, fields["cerebellum"])
+    fields["sulcus"] = radial_sulci(fields["cerebrum"], grid, smooth_field(rng, grid, 7.0))
+    sulcal_depth = 15.0 + 3.0 * smooth_field(rng, grid, 30.0) + 3.0 * params.atrophy
     fields["sulcal_floor"] = fields["cerebrum"] + sulcal_depth
     fields["midline"] = p[0] + 1.5 * smooth_field(rng, grid, 40.0)
     callosum_top = 27.0 - 10.0 * ((p[1] + 2.0) / 34.0) ** 2
     fields["callosum"] = np.where(np.abs(p[1] + 2.0) < 34.0, callosum_top - p[2], -40.0).astype(np.float32)
-    centres = [(22.0, -50.0, -34.0), (-22.0, -50.0, -34.0)]
-    radius = np.minimum(*(np.sqrt(sum((p[k] - c[k]) ** 2 for k in range(3))) for c in centres))
-    fields["folia_radius"] = radius + 1.5 * smooth_field(rng, grid, 12.0)
+    # Folia run transversely: lamellae are cylinders about a left-right axis through the cerebellum.
+    fields["folia_radius"] = np.hypot(p[1] + 48.0, p[2] + 26.0) + 1.5 * smooth_field(rng, grid, 12.0)
     return fields
 
 
@@ -271,7 +287,7 @@ def design_head(rng: np.random.Generator) -> HeadDesign:
     design.fields.update(brain_fields(p, grid, params, rng))
     csf_mm = 1.5 + 1.5 * params.atrophy + 0.4 * smooth_field(rng, grid, 30.0)
     # A smooth union fills the notches between the brain's parts with CSF (cisterns), as a closing would.
-    brain = shapes.smooth_union(*(design.fields[k] for k in ("cerebrum", "cerebellum", "brainstem")), k=20.0)
+    brain = shapes.smooth_union(*(design.fields[k] for k in ("cerebrum", "cerebellum", "brainstem")), k=12.0)
     cavity = brain - csf_mm
     skull = skull_thickness(p, params, smooth_field(rng, grid, 40.0))
     fat, muscle = scalp_thickness(p, smooth_field(rng, grid, 40.0))

@@ -17,7 +17,7 @@ from cranial_sct.phantom.tissues import Tissue
 
 Box = tuple[slice, slice, slice]
 N_TISSUES = len(Tissue)
-DIPLOE_FREE_MM = 3.2  # below this vault thickness the bone is all cortical (temporal squama)
+DIPLOE_FREE_MM = 3.6  # cortical part of the vault (tables ~1.6 + ~2.0 mm); thinner bone has no diploe
 
 
 @dataclass
