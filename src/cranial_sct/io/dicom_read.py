@@ -141,9 +141,13 @@ def _slice_step(stack: SliceStack, folder: Path, allow_gaps: bool) -> tuple[floa
 
 
 def _pixel_stack(datasets: list[pydicom.Dataset], folder: Path) -> np.ndarray:
-    """Slices as an (x, y, z) float32 array in real units (RescaleSlope/Intercept applied per slice)."""
+    """Slices as an (x, y, z) float32 array in real units (RescaleSlope/Intercept applied per slice).
+
+    Filled slice by slice in (z, row, column) memory order and returned as a transposed view, which
+    is also the order ITK wants, so neither filling nor handing it to SimpleITK copies it again.
+    """
     shape = (int(datasets[0].Rows), int(datasets[0].Columns))
-    out = np.empty((shape[1], shape[0], len(datasets)), dtype=np.float32)
+    out = np.empty((len(datasets), *shape), dtype=np.float32)
     for k, dataset in enumerate(datasets):
         try:
             pixels = dataset.pixel_array
@@ -151,10 +155,9 @@ def _pixel_stack(datasets: list[pydicom.Dataset], folder: Path) -> np.ndarray:
             raise InputError(f"{folder}: cannot decode pixel data of {dataset.filename} ({error})") from error
         if pixels.shape != shape:
             raise InputError(f"{folder}: slices have different sizes; this is not one volume")
-        slope = float(dataset.get("RescaleSlope", 1) or 1)
-        intercept = float(dataset.get("RescaleIntercept", 0) or 0)
-        out[:, :, k] = pixels.T * slope + intercept
-    return out
+        np.multiply(pixels, float(dataset.get("RescaleSlope", 1) or 1), out=out[k], casting="unsafe")
+        out[k] += float(dataset.get("RescaleIntercept", 0) or 0)
+    return out.transpose(2, 1, 0)
 
 
 def _interpolate_slices(array: np.ndarray, offsets: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:

@@ -61,8 +61,8 @@ def read_volume(
     if volume.meta.get("format") != "dicom":
         volume.meta.update(read_sidecar(path))
     check_volume(volume, str(path))
-    volume.meta.setdefault("modality", guess_modality(volume.array))
     volume.meta["modality_guess"] = guess_modality(volume.array)
+    volume.meta.setdefault("modality", volume.meta["modality_guess"])
     return volume
 
 

@@ -46,9 +46,15 @@ def check_affine(affine: np.ndarray, name: str) -> None:
         )
 
 
+def _subsample(array: np.ndarray, voxels: int = 1_000_000) -> np.ndarray:
+    """A regular subgrid of about ``voxels`` voxels: percentiles of a whole 512^2 x 200 CT cost seconds."""
+    step = max(1, int(np.ceil((array.size / voxels) ** (1 / 3))))
+    return array[::step, ::step, ::step]
+
+
 def looks_like_ct(array: np.ndarray) -> bool:
     """True when the image holds HU-like air (well below -500) and tissue above it."""
-    low, high = np.percentile(array, [1, 99.5])
+    low, high = np.percentile(_subsample(array), [1, 99.5])
     return bool(low < AIR_HU_BELOW and high > AIR_HU_BELOW)
 
 
@@ -56,7 +62,7 @@ def guess_modality(array: np.ndarray) -> str:
     """``ct`` for HU-like intensities, ``mr`` for non-negative ones, else ``unknown``."""
     if looks_like_ct(array):
         return "ct"
-    return "mr" if np.percentile(array, 1) >= 0 else "unknown"
+    return "mr" if np.percentile(_subsample(array), 1) >= 0 else "unknown"
 
 
 def check_ct_in_hu(ct: Volume, name: str) -> None:
