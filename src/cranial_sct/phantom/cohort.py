@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -72,21 +73,22 @@ def prepare_folder(out: Path) -> None:
 
 
 def write_subject(subject: PhantomSubject, out: Path) -> list[ManifestRow]:
-    """Write one subject's volumes; return their manifest rows (paths relative to ``out``)."""
+    """Write one subject's volumes (concurrently: gzip releases the GIL); return their manifest rows."""
     folder = out / subject.subject_id
     folder.mkdir(exist_ok=True)
     sid = subject.subject_id
-    rows = []
-    for modality, volume, dtype in (("ct", subject.ct, np.int16), ("labels", subject.labels, np.uint8),
-                                    ("mask", subject.mask, np.uint8)):
-        write_nifti(volume, folder / f"{modality}.nii.gz", dtype=dtype)
-        rows.append(ManifestRow(sid, modality, "", "", CT_SITE, f"{sid}/{modality}.nii.gz"))
+    jobs = [(volume, name, dtype, ManifestRow(sid, modality, "", "", CT_SITE, f"{sid}/{name}"))
+            for modality, volume, dtype in (("ct", subject.ct, np.int16), ("labels", subject.labels, np.uint8),
+                                            ("mask", subject.mask, np.uint8))
+            for name in [f"{modality}.nii.gz"]]
     for (field_t, contrast), volume in subject.mr.items():
         name = mr_filename(field_t, contrast)
         image = volume.with_array(np.clip(np.rint(volume.array), 0, np.iinfo(np.int16).max))
-        write_nifti(image, folder / name, dtype=np.int16)
-        rows.append(ManifestRow(sid, "mr", contrast, f"{field_t:g}", f"phantom-{field_t:g}T", f"{sid}/{name}"))
-    return rows
+        jobs.append((image, name, np.int16,
+                     ManifestRow(sid, "mr", contrast, f"{field_t:g}", f"phantom-{field_t:g}T", f"{sid}/{name}")))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(lambda job: write_nifti(job[0], folder / job[1], dtype=job[2]), jobs))
+    return [job[3] for job in jobs]
 
 
 def cohort_parameters(seed: int, spacing: float, fields: Sequence[float], contrasts: Sequence[str],

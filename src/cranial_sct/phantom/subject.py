@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,14 +64,25 @@ def simulate_subject(seed: int, fields: Sequence[float], contrasts: Sequence[str
                              volume.with_array(simulate_ct(fractions, stream(seed, _CT))),
                              shape_parameters=design.params, fractions=fractions)
     voxels = TissueVoxels.from_fractions(fractions, stream(seed, _TEXTURE))
-    for field_t in fields:
-        rng = stream(seed, field_key(field_t))
-        acquisition = site_acquisition(nominal_acquisition(field_t), rng)
-        b1, bias = transmit_field(grid, acquisition, rng), receive_bias(grid, acquisition, rng)
+    # Fields are independent scanners with their own random streams: simulate them concurrently
+    # (NumPy and SciPy release the GIL in the heavy loops), results do not depend on the order.
+    with ThreadPoolExecutor(max_workers=min(len(fields), os.cpu_count() or 1)) as pool:
+        scans = list(pool.map(lambda f: scan_field(voxels, seed, f, contrasts), fields))
+    for field_t, (acquisition, images) in zip(fields, scans):
         subject.acquisitions[field_t] = acquisition
-        for contrast in contrasts:
-            noise = stream(seed, field_key(field_t), CONTRASTS.index(contrast))
-            image = simulate_mr(voxels, acquisition, contrast, b1, bias, noise)
-            subject.mr[(field_t, contrast)] = volume.with_array(
-                image.astype(np.float32), field_T=field_t, contrast=contrast)
+        for contrast, image in images.items():
+            subject.mr[(field_t, contrast)] = volume.with_array(image, field_T=field_t, contrast=contrast)
     return subject
+
+
+def scan_field(voxels: TissueVoxels, seed: int, field_t: float,
+               contrasts: Sequence[str]) -> tuple[Acquisition, dict[str, np.ndarray]]:
+    """Every requested contrast from one (site-jittered) scanner at ``field_t``."""
+    rng = stream(seed, field_key(field_t))
+    acquisition = site_acquisition(nominal_acquisition(field_t), rng)
+    b1, bias = transmit_field(voxels.grid, acquisition, rng), receive_bias(voxels.grid, acquisition, rng)
+    images = {}
+    for contrast in contrasts:
+        noise = stream(seed, field_key(field_t), CONTRASTS.index(contrast))
+        images[contrast] = simulate_mr(voxels, acquisition, contrast, b1, bias, noise).astype(np.float32)
+    return acquisition, images
