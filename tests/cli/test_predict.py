@@ -1,0 +1,114 @@
+"""``cranial-sct predict`` as users run it: one case with every output, a cohort that evaluate accepts, bad inputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cranial_sct.cli import main
+from cranial_sct.io import read_volume, write_volume
+from cranial_sct.preprocess.geometry import crop, reorient
+from tests.fixtures_checkpoint import HELD_OUT, checkpoints, phantom_cohort  # noqa: F401 (fixtures)
+
+torch.set_num_threads(1)
+TOP_OF_HEAD = ([8, 10, 26], [36, 46, 52])
+
+
+def run_in_process(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> tuple[int, str]:
+    """The real CLI entry point in this interpreter (no start-up cost); returns (exit status, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["cranial-sct", *map(str, args)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code or 0, capsys.readouterr().err
+
+
+@pytest.fixture
+def lps_mr(phantom_cohort: Path, tmp_path: Path) -> dict[str, Path]:  # noqa: F811
+    """The top of the held-out head, stored LPS: what a DICOM-converted scan often looks like."""
+    paths = {}
+    for contrast in ("t1w", "flair"):
+        volume = reorient(crop(read_volume(phantom_cohort / HELD_OUT / f"mr_1.5T_{contrast}.nii.gz"), *TOP_OF_HEAD)[0], "LPS")[0]
+        paths[contrast] = write_volume(volume, tmp_path / f"{contrast}.nii.gz")
+    return paths
+
+
+def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    result = cli("predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--flair", lps_mr["flair"], "--field", "7",
+                 "--out", out, "--tta", "--mu-map", "--density", "--dicom")
+    assert result.returncode == 0, result.stderr
+    mr = read_volume(lps_mr["t1w"])
+    images = {name: read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull", "boneprob", "uncertainty", "mu", "density")}
+    for name, image in images.items():
+        assert image.shape == mr.shape and np.array_equal(image.affine, mr.affine), name
+    sct, head = images["sct"].array, images["sct"].array > -1000
+    assert sct.dtype == np.int16 and images["uncertainty"].array[head].mean() > 0
+    mu, density = images["mu"].array, images["density"].array
+    assert (mu[~head] == 0).all() and 0.09 < np.median(mu[np.abs(sct) < 20]) < 0.1 and mu.max() < 0.25
+    assert np.allclose(density[~head], 0.001) and 0.95 < np.median(density[np.abs(sct) < 20]) < 1.05 and density.max() <= 2.6
+    dicom = read_volume(out / "dicom")
+    assert dicom.same_grid(mr) and np.abs(dicom.array - sct).max() <= 1
+    sidecar = json.loads((out / "sct.json").read_text())
+    assert sidecar["passes"] == 8 and sidecar["field_T"] == "7"
+    assert any("field strength 7 T not seen in training" in w for w in sidecar["ood_warnings"])
+
+
+def test_a_cohort_is_sharded_resumed_and_evaluated(
+    cli, capsys, monkeypatch, checkpoints, phantom_cohort: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    pred = tmp_path / "pred"
+    args = ["predict", "--checkpoint", checkpoints.cascade, "--data", phantom_cohort, "--fields", "7", "--out", pred]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert run_in_process(capsys, monkeypatch, *args)[0] == 0
+    case_dir = pred / "cascade-resunet"
+    done = sorted(p.parent.name for p in case_dir.glob("*/sct_7T_t1w+flair.json"))
+    assert done == ["sub-000", HELD_OUT]  # rank 0 of 2 takes every second case
+    monkeypatch.setenv("RANK", "1")
+    assert run_in_process(capsys, monkeypatch, *args)[0] == 0
+    for subject in ("sub-000", "sub-001", HELD_OUT):
+        names = {p.name for p in (case_dir / subject).iterdir()}
+        assert {"sct_7T_t1w+flair.nii.gz", "skull_7T_t1w+flair.nii.gz", "boneprob_7T_t1w+flair.nii.gz", "sct_7T_t1w+flair.json"} <= names
+
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.delenv("RANK")
+    (case_dir / "sub-001" / "sct_7T_t1w+flair.json").unlink()  # as if stopped while writing this case
+    before = {p: p.stat().st_mtime_ns for p in case_dir.glob("*/sct_7T_*.nii.gz")}
+    assert run_in_process(capsys, monkeypatch, *args)[0] == 0
+    redone = sorted(p.parent.name for p, t in before.items() if p.stat().st_mtime_ns != t)
+    assert redone == ["sub-001"] and (case_dir / "sub-001" / "sct_7T_t1w+flair.json").is_file()
+
+    result = cli("evaluate", "--pred", pred, "--ref", phantom_cohort, "--out", tmp_path / "eval")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "eval" / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["subject"] for row in rows) == ["sub-000", "sub-001", HELD_OUT]
+    assert {(row["method"], row["field_T"], row["contrast"], row["skull_source"]) for row in rows} == {
+        ("cascade-resunet", "7", "t1w+flair", "skull file")
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--t2w", "MR", "error: checkpoint expects MR contrasts t1w+flair but got t2w"),
+        ("--mr", "missing.nii.gz", "missing.nii.gz: file not found"),
+        ("--field", "-1", "error: --field -1: must be the MR field strength in tesla"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(
+    capsys, monkeypatch, checkpoints, phantom_cohort: Path, tmp_path: Path, option: str, value: str, message: str  # noqa: F811
+) -> None:
+    mr = phantom_cohort / HELD_OUT / "mr_1.5T_t1w.nii.gz"
+    inputs = [option, mr if value == "MR" else tmp_path / value if value.endswith(".gz") else value]
+    if option == "--field":
+        inputs += ["--mr", mr]
+    code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, *inputs, "--out", tmp_path / "out")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
