@@ -27,7 +27,8 @@ from cranial_sct.phantom.shapes import ellipsoid, mirrored, mirrored_cone, round
 from cranial_sct.phantom.tissues import Tissue
 
 CELL_TILE_MM = 48
-TENTORIUM_MM = 2.5  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
+TENTORIUM_MM = 2.5
+SULCAL_TILT = 0.7  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def cerebrum(p: shapes.Points, grid: Grid, cerebellum_sdf: np.ndarray) -> np.nda
     floor = anterior * -20.0 + (1 - anterior) * (posterior * floor_post + (1 - posterior) * floor_middle)
     slope = np.gradient(floor, grid.spacing, axis=(0, 1))
     above_floor = (floor - z) / np.sqrt(1 + slope[0] ** 2 + slope[1] ** 2)  # distance to a height field
-    sdf = np.maximum.reduce([ellipsoid(p, (0.0, -8.0, 8.0), (67.0, 86.0, 64.0)), above_floor,
+    sdf = np.maximum.reduce([ellipsoid(p, (0.0, -8.0, 0.0), (67.0, 86.0, 72.0)), above_floor,
                              TENTORIUM_MM - cerebellum_sdf])
     return ndimage.gaussian_filter(sdf, 1.5).astype(np.float32)  # round the floor's edges
 
@@ -188,8 +189,9 @@ def head_outline(p: shapes.Points, cranial: np.ndarray) -> np.ndarray:
     face = ellipsoid(p, (0.0, 40.0, -58.0), (62.0, 60.0, 52.0))
     nose = round_cone(p, (0, 86, -24), (0, 102, -60), 7.0, 12.0)
     jaw = ellipsoid(p, (0.0, 50.0, -100.0), (50.0, 45.0, 30.0))
-    neck = ellipsoid(p, (0.0, -20.0, -125.0), (58.0, 58.0, 80.0))
-    return shapes.smooth_union(cranial, face, nose, jaw, neck, k=12.0)
+    cheeks = ellipsoid(p, (0.0, 5.0, -58.0), (64.0, 58.0, 40.0))  # parotid and mandibular region
+    neck = ellipsoid(p, (0.0, -20.0, -118.0), (60.0, 60.0, 75.0))
+    return shapes.smooth_union(cranial, face, nose, jaw, cheeks, neck, k=12.0)
 
 
 SKIN_MM = 2.0
@@ -250,13 +252,14 @@ def face_fields(p: shapes.Points, params: ShapeParameters) -> dict[str, np.ndarr
 def radial_sulci(cerebrum_sdf: np.ndarray, grid: Grid, folding: np.ndarray) -> np.ndarray:
     """Approximate distance (mm) to the sulcal sheets: zero set of ``folding`` sampled on the surface.
 
-    Sampling the random field at each point's projection onto the cerebral surface makes every sulcus
-    a sheet perpendicular to the surface, so cross-sections show gyri rather than blobs.
+    Sampling the random field near each point's projection onto the cerebral surface makes every
+    sulcus a sheet roughly perpendicular to the surface, so cross-sections show gyri rather than blobs;
+    projecting only ``SULCAL_TILT`` of the way lets the sheets bend with depth, as real sulci do.
     """
     normal = np.gradient(cerebrum_sdf, grid.spacing)
     length = np.sqrt(sum(n * n for n in normal)) + 1e-6
     index = np.indices(grid.shape, dtype=np.float32)
-    surface = [index[k] - cerebrum_sdf * normal[k] / length / grid.spacing for k in range(3)]
+    surface = [index[k] - SULCAL_TILT * cerebrum_sdf * normal[k] / length / grid.spacing for k in range(3)]
     projected = ndimage.map_coordinates(folding, surface, order=1, mode="nearest").astype(np.float32)
     gradient = np.sqrt(sum(g * g for g in np.gradient(projected, grid.spacing)))
     return np.clip(projected / np.maximum(gradient, 1e-3), -15.0, 15.0)
@@ -268,7 +271,8 @@ def brain_fields(p: shapes.Points, grid: Grid, params: ShapeParameters, rng: np.
               "ventricles": ventricles(p, params.ventricles), "deep_gm": deep_grey(p)}
     fields["cerebrum"] = cerebrum(p, grid, fields["cerebellum"])
     fields["sulcus"] = radial_sulci(fields["cerebrum"], grid, smooth_field(rng, grid, 7.0))
-    sulcal_depth = 15.0 + 3.0 * smooth_field(rng, grid, 30.0) + 3.0 * params.atrophy
+    fields["minor_sulcus"] = radial_sulci(fields["cerebrum"], grid, smooth_field(rng, grid, 4.0))
+    sulcal_depth = np.clip(14.0 + 5.0 * smooth_field(rng, grid, 20.0) + 3.0 * params.atrophy, 5.0, 25.0)
     fields["sulcal_floor"] = fields["cerebrum"] + sulcal_depth
     fields["midline"] = p[0] + 1.5 * smooth_field(rng, grid, 40.0)
     callosum_top = 27.0 - 10.0 * ((p[1] + 2.0) / 34.0) ** 2

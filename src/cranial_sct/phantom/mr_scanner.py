@@ -50,22 +50,34 @@ def world_points(grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.meshgrid(*(grid.axis(k).astype(np.float32) for k in range(3)), indexing="ij", sparse=True))
 
 
-def transmit_field(grid: Grid, acquisition: Acquisition, rng: np.random.Generator) -> np.ndarray:
-    """Relative flip angle B1+/nominal: calibrated (=1) at the centre, falling towards the temporal lobes.
-
-    The pattern (centre brightening, temporal drop-out) is scaled to a coefficient of variation of
-    ``b1_cv``: ~4 % at 3 T, 10-30 % at 7 T (DESIGN 4).
-    """
+def _centre_and_temporal(grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smooth spatial patterns of high-field coils: central bump, temporal-lobe dips, brain region."""
     x, y, z = world_points(grid)
     centre = np.exp(-(x**2 + (y + 10) ** 2 + (z - 5) ** 2) / (2 * 45.0**2))
     temporal = np.exp(-((np.abs(x) - 58) ** 2 + (y + 5) ** 2 + (z + 20) ** 2) / (2 * 18.0**2))
+    brain = (x / 65) ** 2 + ((y + 8) / 85) ** 2 + ((z - 5) / 65) ** 2 < 1
+    return centre, temporal, brain
+
+
+def transmit_field(grid: Grid, acquisition: Acquisition, rng: np.random.Generator) -> np.ndarray:
+    """Relative flip angle B1+/nominal: mean 1 over the brain, high centrally, low in the temporal lobes.
+
+    The pattern (centre brightening, temporal drop-out, a random smooth part) is scaled to a coefficient
+    of variation of ``b1_cv`` inside the brain: ~4 % at 3 T, 10-30 % at 7 T (DESIGN 4).
+    """
+    centre, temporal, brain = _centre_and_temporal(grid)
     pattern = centre - temporal + 0.3 * smooth_field(rng, grid, 60.0)
-    pattern = (pattern - np.percentile(pattern, 99)) / pattern.std()
-    return (1.0 + acquisition.b1_cv * pattern).astype(np.float32)
+    inside = pattern[np.broadcast_to(brain, pattern.shape)]
+    pattern = (pattern - inside.mean()) / inside.std()
+    return np.clip(1.0 + acquisition.b1_cv * pattern, 0.2, None).astype(np.float32)
 
 
 def receive_bias(grid: Grid, acquisition: Acquisition, rng: np.random.Generator) -> np.ndarray:
-    return np.exp(acquisition.bias_sd * smooth_field(rng, grid, 70.0)).astype(np.float32)
+    """Receive sensitivity: a random smooth gain, plus central brightening that grows above 3 T."""
+    centre, _, _ = _centre_and_temporal(grid)
+    brightening = 0.2 * min(max(acquisition.field_t - 3.0, 0.0) / 4.0, 1.0)
+    bias = np.exp(acquisition.bias_sd * smooth_field(rng, grid, 70.0)) * (1.0 + brightening * centre)
+    return bias.astype(np.float32)
 
 
 def ideal_image(voxels: TissueVoxels, sequence: Sequence, field_t: float, b1: np.ndarray) -> np.ndarray:

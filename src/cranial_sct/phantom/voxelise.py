@@ -19,6 +19,7 @@ from cranial_sct.phantom.tissues import Tissue
 
 Box = tuple[slice, slice, slice]
 N_TISSUES = len(Tissue)
+MINOR_SULCUS_MM = 6.0  # depth of the shallow, short-wavelength sulci that break up the gyri
 DIPLOE_FREE_MM = 3.6  # cortical part of the vault (tables ~1.6 + ~2.0 mm); thinner bone has no diploe
 
 
@@ -135,7 +136,7 @@ def paint_skull(painter: SlabPainter) -> None:
 
 
 def paint_cerebrum(painter: SlabPainter) -> None:
-    """Cortical ribbon around sulci and the interhemispheric fissure, white matter inside."""
+    """Cortical ribbon around deep and shallow sulci and the interhemispheric fissure; white matter inside."""
     design = painter.design
     box = painter.box("cerebrum", 0.0)
     if box is None:
@@ -146,7 +147,10 @@ def paint_cerebrum(painter: SlabPainter) -> None:
     below_floor = np.maximum(-painter.sample("sulcal_floor", box), 0.0)
     fissure_gap = np.maximum(np.abs(painter.sample("midline", box)) - design.fissure_width_mm / 2, 0.0)
     below_callosum = np.maximum(painter.sample("callosum", box), 0.0)
-    to_csf = np.minimum(np.hypot(sulcus_gap, below_floor), np.hypot(fissure_gap, below_callosum))
+    minor_gap = np.maximum(np.abs(painter.sample("minor_sulcus", box)) - design.sulcus_width_mm / 2, 0.0)
+    below_minor = np.maximum(depth - MINOR_SULCUS_MM, 0.0)
+    to_csf = np.minimum.reduce([np.hypot(sulcus_gap, below_floor), np.hypot(minor_gap, below_minor),
+                                np.hypot(fissure_gap, below_callosum)])
     tissue = np.where((depth < design.cortex_mm) | (to_csf < design.cortex_mm), Tissue.GM, Tissue.WM)
     tissue[to_csf == 0] = Tissue.CSF
     painter.labels[box][inside] = tissue[inside]
