@@ -169,6 +169,8 @@ def skull_thickness(p: shapes.Points, params: ShapeParameters, noise: np.ndarray
     protuberance = _bump(p, (0.0, -98.0, -12.0), 14.0)
     squama = np.exp(-((np.abs(ux) - 1.0) ** 2) / 0.03) * np.exp(-((uz + 0.05) ** 2) / 0.06)
     thickness = (5.5 + 1.5 * frontal + 3.0 * occipital + 4.0 * protuberance - 3.3 * squama) * params.skull
+    base = sigmoid(-uz - 0.45, 0.08)  # skull base: thin orbital plates and fossa floors (~3 mm)
+    thickness = thickness * (1 - base) + 3.0 * params.skull * base
     thickness += 0.5 * noise + 9.0 * params.frontal_sinus * _bump(p, (0.0, 84.0, 4.0), 13.0)
     canal = sigmoid(-(p[2] + 62.0), 4.0)  # below the foramen magnum the ring is the upper cervical spine
     return np.maximum(thickness * (1 - canal) + 4.5 * canal, 2.2).astype(np.float32)
@@ -234,9 +236,9 @@ def face_fields(p: shapes.Points, params: ShapeParameters) -> dict[str, np.ndarr
         "zygoma": shapes.smooth_union(mirrored_cone(p, (53, -2, -44), (50, 42, -42), 3.0, 3.5),
                                       mirrored(ellipsoid, p, (42.0, 60.0, -44.0), (8.0, 8.0, 9.0)), k=3.0),
         "palate": ellipsoid(p, (0.0, 52.0, -78.0), (26.0, 32.0, 3.0)),
-        "orbit": mirrored_cone(p, (14, 22, -32), (31, 68, -29), 3.0, 18.0),
+        "orbit": mirrored_cone(p, (14, 22, -36), (31, 68, -33), 3.0, 17.0),
         "orbit_open": p[1] - 66.0,
-        "eye": mirrored(ellipsoid, p, (31.0, 63.0, -29.0), (12.0, 12.0, 12.0)),
+        "eye": mirrored(ellipsoid, p, (31.0, 63.0, -34.0), (12.0, 12.0, 12.0)),
         "nasal": nasal,
         "nasal_open": p[1] - 82.0,
         "nasal_septum": np.maximum(nasal, p[1] - 86.0),
