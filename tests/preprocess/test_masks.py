@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cranial_sct.preprocess.masks import head_mask
+from cranial_sct.preprocess.masks import head_mask, mr_head_mask
 from tests.heads import head_volumes
 
 
@@ -35,3 +35,13 @@ def test_holes_are_filled_and_specks_dropped(pair):
 
 def test_blank_image_gives_empty_mask():
     assert not head_mask(np.zeros((5, 5, 5))).any()
+
+
+def test_mr_head_mask_survives_7t_b1_dropout_and_dark_flair_scalp():
+    from cranial_sct.phantom import simulate_subject
+
+    subject = simulate_subject(1, [7.0], ["flair"], 4.0)
+    truth = subject.mask.array > 0
+    mr = subject.mr[(7.0, "flair")].array
+    assert dice(mr_head_mask(mr), truth) > 0.9
+    assert dice(head_mask(mr), truth) < dice(mr_head_mask(mr), truth)  # why MR gets its own mask

