@@ -22,7 +22,6 @@ from cranial_sct.io.manifest import MANIFEST_NAME, ManifestRow, write_manifest
 from cranial_sct.io.nifti import write_nifti
 from cranial_sct.phantom.ct import CT_NOISE_HU
 from cranial_sct.phantom.mr_physics import CONTRASTS, nominal_acquisition
-from cranial_sct.phantom.preview import write_preview
 from cranial_sct.phantom.subject import PhantomSubject, simulate_subject
 from cranial_sct.phantom.tissues import tissue_table
 
@@ -125,6 +124,8 @@ def simulate_cohort(out: Path, subjects: int, fields: Sequence[float], contrasts
         subject = simulate_subject(subject_seed(seed, index), fields, contrasts, spacing, f"sub-{index:03d}")
         rows += write_subject(subject, out)
         if preview and index == 0:
+            from cranial_sct.phantom.preview import write_preview  # matplotlib only when asked for
+
             write_preview(subject, out / PREVIEW_PNG)
         subject.mr.clear()  # keep only what tissues.json needs
         subject.fractions = None
