@@ -5,8 +5,9 @@ seen through a per-subject pose, size and smooth non-linear deformation. The bra
 cerebrum, cerebellum and brainstem envelopes; cortex folded by the zero set of a smooth random field
 (sulci), an interhemispheric fissure, ventricles and deep grey nuclei. We chose this over the MNI152
 maps nilearn ships because nilearn is not a dependency (and would pin one template brain); folding by
-noise gives a new gyral pattern per subject for free. The cranial cavity is the brain's morphological
-closing plus a CSF layer, so the skull follows the brain; skull thickness varies by region.
+noise gives a new gyral pattern per subject for free. The cranial cavity is a smooth union of the
+brain's parts (filling the cisterns) plus a CSF layer, so the skull follows the brain; skull thickness
+varies by region.
 
 Every structure is a signed distance field (negative inside) sampled on the design grid;
 ``voxelise`` evaluates them on the supersampled grid.
@@ -26,9 +27,9 @@ from cranial_sct.phantom.random_fields import periodic_tile, smooth_field
 from cranial_sct.phantom.shapes import ellipsoid, mirrored, mirrored_cone, round_cone, sigmoid
 from cranial_sct.phantom.tissues import Tissue
 
-CELL_TILE_MM = 48
-TENTORIUM_MM = 2.5
-SULCAL_TILT = 0.7  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
+CELL_TILE_MM = 48  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
+TENTORIUM_MM = 2.5  # gap between occipital lobes and cerebellum (dura and CSF)
+SULCAL_TILT = 0.7  # how far towards the surface the folding field is sampled (1: straight radial sulci)
 
 
 @dataclass(frozen=True)

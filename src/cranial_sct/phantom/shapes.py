@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage
 
 Points = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -46,19 +45,6 @@ def smooth_union(*sdfs: np.ndarray, k: float) -> np.ndarray:
         h = np.clip(0.5 + 0.5 * (d - out) / k, 0.0, 1.0)
         out = d + (out - d) * h - k * h * (1.0 - h)
     return out.astype(np.float32)
-
-
-def signed_distance(mask: np.ndarray, spacing: float) -> np.ndarray:
-    """Euclidean signed distance (mm) of a binary mask: negative inside, positive outside."""
-    outside = ndimage.distance_transform_edt(~mask, sampling=spacing)
-    inside = ndimage.distance_transform_edt(mask, sampling=spacing)
-    return (outside - inside).astype(np.float32)
-
-
-def closing(mask: np.ndarray, radius_mm: float, spacing: float) -> np.ndarray:
-    """Morphological closing with a ball, via distance transforms (exact and fast for big radii)."""
-    dilated = ndimage.distance_transform_edt(~mask, sampling=spacing) <= radius_mm
-    return ndimage.distance_transform_edt(dilated, sampling=spacing) > radius_mm
 
 
 def sigmoid(x: np.ndarray, width: float) -> np.ndarray:
