@@ -29,6 +29,7 @@ from cranial_sct.phantom.tissues import Tissue
 
 CELL_TILE_MM = 48  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
 TENTORIUM_MM = 2.5  # gap between occipital lobes and cerebellum (dura and CSF)
+FOLIA_RADIUS_MM = 20.0
 SULCAL_TILT = 0.7  # how far towards the surface the folding field is sampled (1: straight radial sulci)
 
 
@@ -280,8 +281,10 @@ def brain_fields(p: shapes.Points, grid: Grid, params: ShapeParameters, rng: np.
     fields["midline"] = p[0] + 1.5 * smooth_field(rng, grid, 40.0)
     callosum_top = 27.0 - 10.0 * ((p[1] + 2.0) / 34.0) ** 2
     fields["callosum"] = np.where(np.abs(p[1] + 2.0) < 34.0, callosum_top - p[2], -40.0).astype(np.float32)
-    # Folia run transversely: lamellae are cylinders about a left-right axis through the cerebellum.
-    fields["folia_radius"] = np.hypot(p[1] + 48.0, p[2] + 26.0) + 1.5 * smooth_field(rng, grid, 12.0)
+    # Folia run left-right and fan out from the cerebellar centre: their phase is the arc length (mm at
+    # FOLIA_RADIUS_MM) of the angle about a transverse axis; the angle's cut faces the fourth ventricle.
+    angle = np.arctan2(p[2] + 26.0, 48.0 + p[1])
+    fields["folia_arc"] = FOLIA_RADIUS_MM * angle + 1.5 * smooth_field(rng, grid, 12.0)
     return fields
 
 

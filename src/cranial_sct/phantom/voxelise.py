@@ -20,6 +20,7 @@ from cranial_sct.phantom.tissues import Tissue
 Box = tuple[slice, slice, slice]
 N_TISSUES = len(Tissue)
 MINOR_SULCUS_MM = 6.0  # depth of the shallow, short-wavelength sulci that break up the gyri
+FOLIUM_MM = 5.0  # folium period at the folia radius
 DIPLOE_FREE_MM = 3.6  # cortical part of the vault (tables ~1.6 + ~2.0 mm); thinner bone has no diploe
 
 
@@ -157,20 +158,19 @@ def paint_cerebrum(painter: SlabPainter) -> None:
 
 
 def paint_cerebellum(painter: SlabPainter) -> None:
-    """Folia: concentric lamellae of cortex with thin fissures and a branching white-matter core."""
+    """Arbor vitae: radial fissures cut the cortex into folia, each with a white-matter branch."""
     box = painter.box("cerebellum", 0.0)
     if box is None:
         return
     depth = -painter.sample("cerebellum", box)
-    phase = np.cos(2 * np.pi * painter.sample("folia_radius", box) / 5.0)
+    phase = np.cos(2 * np.pi * painter.sample("folia_arc", box) / FOLIUM_MM)
     tissue = np.full(depth.shape, Tissue.GM, dtype=np.uint8)
-    tissue[(depth > 10.0) | ((depth > 4.0) & (phase > 0.75))] = Tissue.WM
-    tissue[(depth < 12.0) & (phase < -0.9)] = Tissue.CSF
+    tissue[(depth > 8.0) | ((depth > 2.5) & (phase > 0.55))] = Tissue.WM
+    tissue[(depth < 10.0) & (phase < -0.9)] = Tissue.CSF
     inside = depth > 0
     painter.labels[box][inside] = tissue[inside]
 
 
-BRAIN_PAINTS = (Paint("cavity", Tissue.CSF),)
 CORE_PAINTS = (Paint("brainstem", Tissue.WM), Paint("deep_gm", Tissue.DEEP_GM, within="cerebrum"),
                Paint("ventricles", Tissue.CSF))
 
