@@ -1,0 +1,89 @@
+"""Speed and peak memory of ``predict`` on a 1-mm head (issue 5 targets), printed as a table.
+
+    .venv/bin/python benchmarks/bench_predict.py [--repeats 3] [--backbones resunet mamba transformer] [--device cpu]
+
+Target: the ``resunet`` cascade predicts a 1-mm head (180 x 220 x 190 voxels, the analytic test
+head of tests/heads.py) in at most 30 s on the 2-core CPU without TTA, peak memory at most 3 GB;
+``mamba`` and ``transformer`` cascades are reported alongside. Architectures come from
+configs/cascade_resunet.yaml, cascade_mamba.yaml and direct_transformer.yaml (run as a cascade).
+The weights are UNTRAINED (random initialisation): run time and memory do not depend on the weight values,
+and this keeps the benchmark free of a training run. Timed: ``predict_volume`` (head mask,
+normalisation, sliding window with Gaussian blending, mapping back), not file reading or writing.
+Each run is a fresh process, so the peak resident memory (VmHWM) is that run's alone; it includes
+the interpreter and imports (about 0.4 GB). Report the machine's load next to the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.heads
+
+from tests.heads import grid, head_arrays  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+# Architecture per backbone from the shipped run configs (window = their training patch size), as a cascade.
+BACKBONES = {
+    "resunet": ROOT / "configs" / "cascade_resunet.yaml",
+    "mamba": ROOT / "configs" / "cascade_mamba.yaml",
+    "transformer": ROOT / "configs" / "direct_transformer.yaml",
+}
+TARGET_S, TARGET_MIB = 30, 3072
+
+
+def _peak_rss_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+
+
+def _predict_once(backbone: str, device: str) -> tuple[float, float, tuple[int, ...]]:
+    """In a fresh process: build the untrained cascade, predict the 1-mm head; (seconds, peak MiB, shape)."""
+    import torch
+
+    from cranial_sct.inference import predict_volume
+    from cranial_sct.io.volume import Volume
+    from cranial_sct.models.registry import build_model
+    from cranial_sct.training.checkpoint import CheckpointInfo
+    from cranial_sct.training.config import load_config
+
+    torch.manual_seed(0)
+    config = load_config(BACKBONES[backbone], ["model.kind=cascade", "model.contrasts=[t1w]"])
+    info = CheckpointInfo(config, ["t1w"], "percentile", {}, ["1.5"], ["t1w"], config.sampling.patch_size, 0, "untrained")
+    model = build_model(config.model).eval()
+    shape, affine = grid(1.0)
+    mr, _ = head_arrays(shape, affine)
+    start = time.perf_counter()
+    predict_volume(model, info, {"t1w": Volume(mr, affine)}, 1.5, device=device)
+    return time.perf_counter() - start, _peak_rss_mib(), shape
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs; device {args.device}; untrained weights")
+    print(f"{'cascade backbone':<18} {'shape':<16} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9} {'targets':>14}")
+    context = multiprocessing.get_context("spawn")
+    for backbone in args.backbones:
+        runs = []
+        for _ in range(args.repeats):
+            with context.Pool(1) as pool:
+                runs.append(pool.apply(_predict_once, (backbone, args.device)))
+        times = [seconds for seconds, _, _ in runs]
+        peak = max(mib for _, mib, _ in runs)
+        shape = "x".join(map(str, runs[0][2]))
+        targets = f"<={TARGET_S}s <={TARGET_MIB}MiB" if backbone == "resunet" else "reported"
+        print(f"{backbone:<18} {shape:<16} {statistics.median(times):>9.1f} {min(times):>7.1f} {max(times):>7.1f} {peak:>9.0f} {targets:>14}", flush=True)
+    print(f"load average after the runs: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
