@@ -7,7 +7,7 @@ from cranial_sct.models.registry import ModelConfig, build_model
 
 def run(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    return model(torch.randn(1, 1, 8, 8, 8), encode_condition(1.5, ["t1w"])[None])
+    return model(torch.randn(1, 1, 16, 16, 16), encode_condition(1.5, ["t1w"])[None])
 
 
 def test_sct_is_composed_from_stage1_probabilities_and_region_hu() -> None:

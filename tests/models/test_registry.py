@@ -16,6 +16,7 @@ def condition(batch: int) -> torch.Tensor:
     "kind, backbone, side, keys",
     [
         ("cascade", "resunet", 16, {"hu", "seg_logits", "hu_soft", "hu_bone"}),
+        ("direct", "resunet", 24, {"hu"}),
         ("direct", "resunet", 16, {"hu"}),
         ("cascade", "mamba", 16, {"hu", "seg_logits", "hu_soft", "hu_bone"}),
         ("direct", "transformer", 64, {"hu"}),
@@ -34,10 +35,10 @@ def test_models_follow_the_forward_contract(kind: str, backbone: str, side: int,
 
 
 def test_mamba_layers_are_used_and_trained() -> None:
-    model = build_model(ModelConfig(backbone="mamba", features=TINY, mamba_levels=[1, 2]))
+    model = build_model(ModelConfig(backbone="mamba", features=TINY, mamba_levels=[1, 2]))  # levels at 1/4 and 1/8
     mamba_params = [p for name, p in model.named_parameters() if "A_log" in name]
     assert len(mamba_params) == 4  # two levels x two stages
-    model(torch.randn(2, 1, 8, 8, 8), torch.stack([encode_condition(None, [])] * 2))["hu"].std().backward()
+    model(torch.randn(2, 1, 16, 16, 16), torch.stack([encode_condition(None, [])] * 2))["hu"].std().backward()
     assert all(p.grad.abs().sum() > 0 for p in mamba_params)
 
 
@@ -56,8 +57,11 @@ def test_bad_model_configs_are_refused(config: ModelConfig, match: str) -> None:
 
 
 def test_patch_size_must_suit_backbone() -> None:
-    check_patch_size(ModelConfig(features=TINY), [16, 32, 8])
+    check_patch_size(ModelConfig(features=TINY), [16, 32, 24])
+    with pytest.raises(InputError, match="multiple of 8 and at least 16"):
+        check_patch_size(ModelConfig(features=TINY), [16, 32, 8])
+    check_patch_size(ModelConfig(features=TINY, half_resolution_stem=False), [8, 12, 8])
     with pytest.raises(InputError, match="multiple of 4"):
-        check_patch_size(ModelConfig(features=TINY), [16, 30, 16])
+        check_patch_size(ModelConfig(features=TINY, half_resolution_stem=False), [16, 30, 16])
     with pytest.raises(InputError, match="at least 64"):
         check_patch_size(ModelConfig(backbone="transformer"), [32, 32, 32])

@@ -3,7 +3,7 @@
 U-Mamba (Ma et al. 2024) flattens a feature map to a token sequence, runs a Mamba mixer over it
 with a residual connection, and reshapes back, giving each encoder stage a global receptive field
 at linear cost. The scan over 64^3 = 262k tokens at full resolution would not fit a CPU budget, so
-``mamba_levels`` picks which encoder levels get a Mamba layer (default: the two deepest).
+``mamba_levels`` picks which encoder levels get a Mamba layer (default: all but the first).
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ class ResidualMambaLayer(nn.Module):
 
 
 def build_mamba_unet(
-    in_channels: int, features: Sequence[int], cond_dim: int, mamba_levels: Sequence[int], d_state: int
+    in_channels: int, features: Sequence[int], cond_dim: int, mamba_levels: Sequence[int], d_state: int,
+    half_resolution_stem: bool,
 ) -> ResidualUNet3D:
     def mixer(level: int, channels: int) -> nn.Module:
         return ResidualMambaLayer(channels, d_state) if level in mamba_levels else nn.Identity()
 
-    return ResidualUNet3D(in_channels, features, cond_dim, mixer)
+    return ResidualUNet3D(in_channels, features, cond_dim, mixer, half_resolution_stem)

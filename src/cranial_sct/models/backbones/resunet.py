@@ -7,5 +7,5 @@ from collections.abc import Sequence
 from cranial_sct.models.blocks import ResidualUNet3D
 
 
-def build_resunet(in_channels: int, features: Sequence[int], cond_dim: int) -> ResidualUNet3D:
-    return ResidualUNet3D(in_channels, features, cond_dim)
+def build_resunet(in_channels: int, features: Sequence[int], cond_dim: int, half_resolution_stem: bool) -> ResidualUNet3D:
+    return ResidualUNet3D(in_channels, features, cond_dim, half_resolution_stem=half_resolution_stem)
