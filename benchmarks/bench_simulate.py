@@ -2,7 +2,7 @@
 
 Per subject: simulate (anatomy, CT, every field x contrast) and write its NIfTI files. Prints the
 median over subjects, the peak resident memory, and the machine's load so shared-machine figures
-can be told apart from quiet ones.
+can be told apart from quiet ones, and the CPU seconds, which do not depend on the load.
 
     .venv/bin/python benchmarks/bench_simulate.py --subjects 5 --spacing 1.5
 """
@@ -32,16 +32,17 @@ def main() -> None:
     fields = [float(f) for f in args.fields.split(",")]
     contrasts = args.contrasts.split(",")
     load_before = os.getloadavg()[0]
-    simulate_s, total_s = [], []
+    simulate_s, total_s, cpu_s = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(args.subjects):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             subject = simulate_subject(subject_seed(args.seed, index), fields, contrasts, args.spacing,
                                        f"sub-{index:03d}")
             simulated = time.perf_counter()
             write_subject(subject, Path(tmp))
             simulate_s.append(simulated - start)
             total_s.append(time.perf_counter() - start)
+            cpu_s.append(time.process_time() - cpu_start)
             del subject
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"subjects={args.subjects} spacing={args.spacing} mm fields={args.fields} contrasts={args.contrasts}")
@@ -49,6 +50,7 @@ def main() -> None:
     print(f"simulate median {statistics.median(simulate_s):.2f} s/subject (min {min(simulate_s):.2f})")
     print(f"simulate+write median {statistics.median(total_s):.2f} s/subject (min {min(total_s):.2f}, "
           f"max {max(total_s):.2f})")
+    print(f"CPU time (all threads) median {statistics.median(cpu_s):.2f} s/subject: the load-independent cost")
     print(f"peak RSS {peak_mib:.0f} MiB")
 
 
