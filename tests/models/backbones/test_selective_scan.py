@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cranial_sct.models.backbones.selective_scan import cuda_kernel_available, selective_scan_pytorch
+from cranial_sct.models.backbones.selective_scan import cuda_kernel_available, selective_scan
 
 
 def sequential_reference(u, delta, A, B, C, D, z, delta_bias):
@@ -34,13 +34,13 @@ def random_inputs(batch=2, channels=6, states=4, length=37, device="cpu"):
 def test_parallel_scan_matches_sequential_recurrence(length: int) -> None:
     inputs = random_inputs(length=length)
     expected = sequential_reference(**inputs)
-    got = selective_scan_pytorch(**inputs, delta_softplus=True)
+    got = selective_scan(**inputs, use_kernel=False)
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_parallel_scan_gradients_match_sequential_recurrence() -> None:
     inputs = {k: v.double().requires_grad_() for k, v in random_inputs(length=21).items()}
-    grads_fast = torch.autograd.grad(selective_scan_pytorch(**inputs).sum(), list(inputs.values()))
+    grads_fast = torch.autograd.grad(selective_scan(**inputs, use_kernel=False).sum(), list(inputs.values()))
     grads_ref = torch.autograd.grad(sequential_reference(**inputs).sum(), list(inputs.values()))
     for fast, ref in zip(grads_fast, grads_ref):
         torch.testing.assert_close(fast.double(), ref, rtol=1e-3, atol=1e-3)
@@ -48,9 +48,7 @@ def test_parallel_scan_gradients_match_sequential_recurrence() -> None:
 
 @pytest.mark.skipif(not cuda_kernel_available(), reason="mamba_ssm CUDA kernel not installed")
 def test_cuda_kernel_matches_pure_pytorch_scan() -> None:
-    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
-
     inputs = random_inputs(length=64, device="cuda")
-    expected = selective_scan_pytorch(**inputs)
-    got = selective_scan_fn(**inputs, delta_softplus=True)
+    expected = selective_scan(**inputs, use_kernel=False)
+    got = selective_scan(**inputs, use_kernel=True)
     torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3)

@@ -34,27 +34,19 @@ def selective_scan(
     z: torch.Tensor | None = None,
     delta_bias: torch.Tensor | None = None,
     delta_softplus: bool = True,
+    use_kernel: bool | None = None,
 ) -> torch.Tensor:
-    """Dispatch to the CUDA kernel for CUDA tensors when it exists, else to :func:`selective_scan_pytorch`."""
-    if u.is_cuda and cuda_kernel_available():
+    """The selective scan with ``mamba_ssm``'s ``selective_scan_fn`` contract.
+
+    ``use_kernel=None`` picks the CUDA kernel for CUDA tensors when it is installed, else the pure
+    PyTorch path; ``False`` forces the pure path (the tests compare the two).
+    """
+    if use_kernel is None:
+        use_kernel = u.is_cuda and cuda_kernel_available()
+    if use_kernel:
         from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
 
         return selective_scan_fn(u, delta, A, B, C, D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus)
-    return selective_scan_pytorch(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-
-
-def selective_scan_pytorch(
-    u: torch.Tensor,
-    delta: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    D: torch.Tensor,
-    z: torch.Tensor | None = None,
-    delta_bias: torch.Tensor | None = None,
-    delta_softplus: bool = True,
-) -> torch.Tensor:
-    """Pure-PyTorch selective scan with the same contract as ``mamba_ssm``'s ``selective_scan_fn``."""
     dtype = u.dtype
     u, delta, B, C = (t.float().transpose(1, 2) for t in (u, delta, B, C))  # -> (batch, L, ...)
     if delta_bias is not None:
