@@ -177,9 +177,12 @@ def predict_files(
     return _predict_and_write(models, info, checkpoints, paths, field_T, Path(mask_path) if mask_path else None, out_dir, "", options)
 
 
-def cohort_cases(data_dir: Path, contrast_sets: Sequence[Sequence[str]], fields: Sequence[str] = ()) -> list[CohortCase]:
-    """Every (subject, field, contrast set) of the manifest with all the set's contrasts present."""
-    rows = read_manifest(data_dir / MANIFEST_NAME)
+def cohort_cases(
+    data_dir: Path, contrast_sets: Sequence[Sequence[str]], fields: Sequence[str] = (), subjects: Sequence[str] = ()
+) -> list[CohortCase]:
+    """Every (subject, field, contrast set) of the manifest with all the set's contrasts present
+    (``fields`` and ``subjects`` empty: all)."""
+    rows = [row for row in read_manifest(data_dir / MANIFEST_NAME) if not subjects or row.subject in subjects]
     images: dict[tuple[str, str], dict[str, Path]] = defaultdict(dict)
     masks: dict[str, Path] = {}
     for row in rows:
@@ -217,12 +220,13 @@ def _device_for_rank(device: str) -> str:
 
 def predict_cohort(
     checkpoints: Sequence[str], data_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-    contrast_sets: Sequence[Sequence[str]] = (), fields: Sequence[str] = (), method: str | None = None,
-    options: PredictOptions | None = None, progress: bool = True,
+    contrast_sets: Sequence[Sequence[str]] = (), fields: Sequence[str] = (), subjects: Sequence[str] = (),
+    method: str | None = None, options: PredictOptions | None = None, progress: bool = True,
 ) -> Path:
     """Predict every case of a cohort into ``out_dir/<method>/<subject>/``; return that method folder.
 
-    ``contrast_sets`` defaults to all the checkpoint's contrasts together. Finished cases (sidecar
+    ``contrast_sets`` defaults to all the checkpoint's contrasts together; ``fields`` and ``subjects``
+    to all in the manifest. Finished cases (sidecar
     present) are skipped unless ``options.overwrite``; under torchrun the cases are sharded by rank.
     """
     options = options or PredictOptions()
@@ -236,7 +240,7 @@ def predict_cohort(
     sets = [sorted(s, key=info.contrasts.index) for s in contrast_sets] or [info.contrasts]
     method_dir = Path(out_dir) / (method or default_method(info))
     rank, world = shard()
-    mine = cohort_cases(data_dir, sets, fields)[rank::world]
+    mine = cohort_cases(data_dir, sets, fields, subjects)[rank::world]
     todo = [c for c in mine if options.overwrite or not _sidecar(method_dir / c.subject, c.tag).exists()]
     log.info("%d of %d cases to predict (%d already done)", len(todo), len(mine), len(mine) - len(todo))
     desc = f"predict {method_dir.name}" + (f" [rank {rank}/{world}]" if world > 1 else "")

@@ -1,0 +1,300 @@
+"""``cranial-sct benchmark``: the paper's cross-field protocol on the phantom, end to end and resumable.
+
+Protocol (Xin et al. 2026, DESIGN.md section 1): train on 1.5 T only, with T1w, FLAIR or both as
+inputs; test on held-out subjects at 1.5 T and on the same held-out subjects imaged at 3 T, 7 T and
+0.064 T; methods ``cascade`` and ``direct`` for each backbone, and ``bulk-density``; transfer to
+each other field by fine-tuning the 1.5 T model (``init_from``) on k subjects of that field
+(k = 0 is the 1.5 T model as it is). Then ``evaluate`` and the HTML report.
+
+Subjects of the one simulated cohort are split by index: the first ``train_subjects`` train (1.5 T
+only), the next ``test_subjects`` are tested at every field, the last ``max(transfer_k)`` are the
+fine-tuning pool. Testing the same subjects at every field makes the drop from 1.5 T a paired
+comparison. The run is a plan of jobs (simulate, train, predict, evaluate) built from the config and
+executed in order; finished jobs are skipped, so a stopped run continues where it was. The resolved
+config (with its seed) is written to ``OUT/benchmark.yaml`` first; rerunning with it repeats the run.
+
+Layout: ``OUT/cohort`` (unless ``data`` is given), ``OUT/runs/<job>``, ``OUT/predictions/<method>``,
+``OUT/evaluation``, ``OUT/accuracy.md`` (cascade vs direct per field) and ``OUT/report.html``.
+Transfer methods are named ``<method>-ft<k>`` and use the ``transfer_inputs`` contrasts only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from tqdm import tqdm
+
+from cranial_sct.errors import InputError
+from cranial_sct.io.atomic import atomic_path
+from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
+from cranial_sct.io.sidecar import format_field
+from cranial_sct.training.config import apply_override, from_dict, load_config
+
+BASELINE = "bulk-density"
+
+
+@dataclass
+class BenchmarkConfig:
+    seed: int = 0
+    spacing_mm: float = 4.0  # phantom voxel size
+    train_subjects: int = 6  # trained on at 1.5 T (paper: 37)
+    test_subjects: int = 6  # tested at every field (paper: 44 per field)
+    train_field: str = "1.5"
+    test_fields: list[str] = field(default_factory=lambda: ["1.5", "3", "7", "0.064"])
+    input_sets: list[str] = field(default_factory=lambda: ["t1w", "flair", "t1w+flair"])
+    methods: list[str] = field(default_factory=lambda: ["cascade", "direct", BASELINE])
+    backbones: list[str] = field(default_factory=lambda: ["resunet"])
+    transfer_k: list[int] = field(default_factory=lambda: [0, 2, 5])
+    transfer_inputs: str = "t1w+flair"
+    train: list[str] = field(default_factory=list)  # training config overrides (key=value), every network job
+    steps: int = 150
+    finetune_steps: int = 50
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    tta: bool = False
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Within 15 minutes on 2 CPU cores: coarse phantom, small resunet, short schedules.
+    "quick": {"train": ["model.features=[8,16,32]", "sampling.patch_size=[32,32,32]", "sampling.batch_size=2", "optim.lr=3.0e-3",
+                        "optim.warmup_steps=0", "augment.artefact_probability=0.1"]},
+    # The paper's cohort sizes and every backbone, for a GPU.
+    "full": {"spacing_mm": 1.5, "train_subjects": 37, "test_subjects": 44, "backbones": ["resunet", "mamba", "transformer"],
+             "steps": 4000, "finetune_steps": 500, "device": "cuda",
+             "train": ["sampling.patch_size=[64,64,64]", "sampling.batch_size=4", "train.amp=bf16", "sampling.num_workers=4"]},
+}
+
+
+def load_benchmark_config(preset: str, path: str | os.PathLike[str] | None = None, overrides: list[str] = ()) -> BenchmarkConfig:
+    """The preset, then a YAML file (e.g. a previous run's ``benchmark.yaml``), then ``key=value`` overrides."""
+    if preset not in PRESETS:
+        raise InputError(f"--preset {preset}: unknown; choose one of {', '.join(PRESETS)}")
+    values = dict(PRESETS[preset])
+    if path is not None:
+        if not Path(path).is_file():
+            raise InputError(f"--config {path}: file not found")
+        values.update(yaml.safe_load(Path(path).read_text()) or {})
+    for assignment in overrides:
+        apply_override(values, assignment)
+    config = from_dict(BenchmarkConfig, values, str(path or f"preset {preset}"))
+    _validate(config)
+    return config
+
+
+def _validate(config: BenchmarkConfig) -> None:
+    unknown = sorted(set(config.methods) - {"cascade", "direct", BASELINE})
+    if unknown:
+        raise InputError(f"benchmark methods {unknown}: unknown; use cascade, direct, {BASELINE}")
+    if config.transfer_inputs not in config.input_sets:
+        raise InputError(f"transfer_inputs {config.transfer_inputs} must be one of input_sets {config.input_sets}")
+    if config.train_field not in config.test_fields:
+        raise InputError(f"test_fields {config.test_fields} must include the training field {config.train_field}")
+    if min(config.train_subjects, config.test_subjects) < 1 or min(config.transfer_k, default=0) < 0:
+        raise InputError("train_subjects and test_subjects must be at least 1, transfer_k at least 0")
+
+
+@dataclass(frozen=True)
+class Subjects:
+    train: list[str]
+    test: list[str]
+    pool: list[str]  # fine-tuning subjects at the target fields
+
+
+def split_subjects(config: BenchmarkConfig, available: list[str]) -> Subjects:
+    pool_size = max(config.transfer_k, default=0)
+    needed = config.train_subjects + config.test_subjects + pool_size
+    if len(available) < needed:
+        raise InputError(f"cohort has {len(available)} subjects; the benchmark needs {needed} (train + test + fine-tuning pool)")
+    a, b = config.train_subjects, config.train_subjects + config.test_subjects
+    return Subjects(available[:a], available[a:b], available[b:needed])
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    name: str  # also its run folder under OUT/runs
+    overrides: tuple[str, ...]  # training config, key=value
+    init_from: str | None = None  # the TrainJob whose weights it starts from (transfer)
+
+
+@dataclass(frozen=True)
+class PredictJob:
+    name: str
+    checkpoint: str  # the TrainJob whose last checkpoint predicts
+    method: str  # prediction folder name
+    inputs: str  # contrasts, e.g. t1w+flair
+    fields: tuple[str, ...]
+
+
+Job = TrainJob | PredictJob
+
+
+def _method_name(method: str, backbone: str) -> str:
+    return method if method == BASELINE else f"{method}-{backbone}"
+
+
+def _schedule(steps: int) -> list[str]:
+    return [f"train.steps={steps}", f"train.steps_per_epoch={steps}", f"train.checkpoint_every={max(1, steps // 4)}"]
+
+
+def _model(method: str, backbone: str, inputs: str) -> list[str]:
+    return [f"model.kind={method}", f"model.backbone={backbone}", f"model.contrasts=[{','.join(inputs.split('+'))}]"]
+
+
+def _data(field_T: str, subjects: list[str]) -> list[str]:
+    return [f"data.fields=['{field_T}']", f"data.train_subjects=[{','.join(subjects)}]"]
+
+
+def build_plan(config: BenchmarkConfig, subjects: Subjects, cohort: Path) -> list[Job]:
+    """Every training and prediction job of the protocol, each after the jobs it depends on."""
+    common = (f"data.root={cohort}", f"seed={config.seed}", "data.val_subjects=[]", "data.val_count=0",
+              f"train.device={config.device}", *config.train)
+    jobs: list[Job] = []
+    for method in config.methods:
+        for backbone in config.backbones if method != BASELINE else config.backbones[:1]:
+            name = _method_name(method, backbone)
+            for inputs in config.input_sets:
+                base = f"{name}_{inputs}"
+                jobs.append(TrainJob(base, (*common, *_model(method, backbone, inputs), *_schedule(config.steps),
+                                            *_data(config.train_field, subjects.train))))
+                jobs.append(PredictJob(f"predict_{base}", base, name, inputs, tuple(config.test_fields)))
+            base = f"{name}_{config.transfer_inputs}"
+            for target in (f for f in config.test_fields if f != config.train_field):
+                for k in (k for k in config.transfer_k if k > 0):
+                    tuned = f"{base}_ft{k}_{target}T"
+                    jobs.append(TrainJob(
+                        tuned, (*common, *_model(method, backbone, config.transfer_inputs), *_schedule(config.finetune_steps),
+                                *_data(target, subjects.pool[:k])),
+                        None if method == BASELINE else base,  # bulk density is refitted on the k subjects, not tuned
+                    ))
+                    jobs.append(PredictJob(f"predict_{tuned}", tuned, f"{name}-ft{k}", config.transfer_inputs, (target,)))
+    return jobs
+
+
+@dataclass(frozen=True)
+class Paths:
+    out: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.out / "runs"
+
+    @property
+    def predictions(self) -> Path:
+        return self.out / "predictions"
+
+    def checkpoint(self, job_name: str) -> Path:
+        return self.runs / job_name / "checkpoints" / "last.pt"
+
+    def done_marker(self, job_name: str) -> Path:
+        return self.runs / job_name / "benchmark_done"
+
+
+def _run_train(job: TrainJob, paths: Paths) -> None:
+    """Train (or resume) one run; a marker written after it finishes makes a rerun skip it."""
+    if paths.done_marker(job.name).is_file():
+        return
+    from cranial_sct.training.trainer import train
+
+    init = [f"init_from={paths.checkpoint(job.init_from)}"] if job.init_from else []
+    config = load_config(None, [*job.overrides, f"run_dir={paths.runs / job.name}", *init])
+    train(config, resume=paths.checkpoint(job.name).is_file())
+    with atomic_path(paths.done_marker(job.name)) as tmp:
+        tmp.write_text("finished\n")
+
+
+def _run_predict(job: PredictJob, paths: Paths, config: BenchmarkConfig, cohort: Path, subjects: Subjects) -> None:
+    import torch
+
+    from cranial_sct.prediction import PredictOptions, predict_cohort
+
+    device = "cuda" if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()) else "cpu"
+    predict_cohort(
+        [str(paths.checkpoint(job.checkpoint))], cohort, paths.predictions, contrast_sets=[job.inputs.split("+")],
+        fields=job.fields, subjects=subjects.test, method=job.method, options=PredictOptions(tta=config.tta, device=device),
+        progress=False,
+    )
+
+
+def _contrasts(config: BenchmarkConfig) -> list[str]:
+    return sorted({c for inputs in config.input_sets for c in inputs.split("+")})
+
+
+def prepare_cohort(config: BenchmarkConfig, out: Path, data: Path | None) -> tuple[Path, list[str]]:
+    """The given cohort (checked for the fields and contrasts needed), or a phantom simulated into OUT/cohort."""
+    cohort = data or out / "cohort"
+    if data is None and not (cohort / MANIFEST_NAME).is_file():
+        from cranial_sct.phantom import simulate_cohort
+
+        needed = config.train_subjects + config.test_subjects + max(config.transfer_k, default=0)
+        simulate_cohort(cohort, needed, [float(f) for f in config.test_fields], _contrasts(config), config.spacing_mm, config.seed,
+                        overwrite=True)
+    if not (cohort / MANIFEST_NAME).is_file():
+        raise InputError(f"--data {cohort}: no {MANIFEST_NAME}; give a phantom or preprocessed cohort folder")
+    rows = read_manifest(cohort / MANIFEST_NAME)
+    present = {(row.field_T, row.contrast) for row in rows if row.modality == "mr"}
+    missing = [f"{f}T {c}" for f in config.test_fields for c in _contrasts(config) if (format_field(f), c) not in present]
+    if missing:
+        raise InputError(f"--data {cohort}: no MR for {', '.join(missing)}; simulate those fields and contrasts or change the config")
+    return cohort, sorted({row.subject for row in rows})
+
+
+def record_config(config: BenchmarkConfig, path: Path) -> None:
+    """Write the resolved config; refuse to continue a run in ``path``'s folder that used another one."""
+    text = yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
+    if path.is_file() and path.read_text() != text:
+        raise InputError(
+            f"{path}: this folder holds a benchmark with another config; continue it with --config {path} or choose another --out"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def _mean(group: dict[str, Any], metric: str) -> float:
+    return float(group[metric]["mean"]) if group[metric]["n"] else float("nan")
+
+
+def accuracy_table(summary: dict[str, Any], contrast: str, train_field: str) -> str:
+    """Markdown: bone MAE, skull Dice and head MAE per field and method, with the change from ``train_field``."""
+    groups = [g for g in summary["by_method_field_contrast"] if g["contrast"] == contrast]
+    at_train = {g["method"]: g for g in groups if g["field_T"] == train_field}
+    lines = [f"Inputs {contrast}; change = value at the field minus value at {train_field} T (same test subjects).", "",
+             "| field (T) | method | n | bone MAE (HU) | change | skull Dice | change | head MAE (HU) |", "|---|---|---|---|---|---|---|---|"]
+    for g in sorted(groups, key=lambda g: (g["field_T"] != train_field, -float(g["field_T"]) if g["field_T"] != "unknown" else 0, g["method"])):
+        base = at_train.get(g["method"].split("-ft")[0])
+        drop = {m: (_mean(g, m) - _mean(base, m)) if base else float("nan") for m in ("mae_bone", "dice")}
+        lines.append(f"| {g['field_T']} | {g['method']} | {g['mae']['n']} | {_mean(g, 'mae_bone'):.1f} | {drop['mae_bone']:+.1f} | "
+                     f"{_mean(g, 'dice'):.3f} | {drop['dice']:+.3f} | {_mean(g, 'mae'):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_benchmark(
+    config: BenchmarkConfig, out: str | os.PathLike[str], data: str | os.PathLike[str] | None = None,
+    on_job: Callable[[Job], None] | None = None,
+) -> Path:
+    """Run (or continue) the whole protocol into ``out``; return the report's path. ``on_job`` sees each job first."""
+    out = Path(out)
+    paths = Paths(out)
+    record_config(config, out / "benchmark.yaml")
+    cohort, available = prepare_cohort(config, out, Path(data) if data else None)
+    subjects = split_subjects(config, available)
+    plan = build_plan(config, subjects, cohort)
+    for job in tqdm(plan, desc="benchmark", unit="job", dynamic_ncols=True):
+        if on_job is not None:
+            on_job(job)
+        if isinstance(job, TrainJob):
+            _run_train(job, paths)
+        else:
+            _run_predict(job, paths, config, cohort, subjects)
+    from cranial_sct.evaluation.evaluate import evaluate
+    from cranial_sct.evaluation.report import write_report
+
+    _, summary = evaluate(paths.predictions, cohort, out_dir=out / "evaluation")
+    with atomic_path(out / "accuracy.md") as tmp:
+        tmp.write_text(accuracy_table(summary, config.transfer_inputs, config.train_field))
+    return write_report(out / "evaluation", out / "report.html", config_files=[out / "benchmark.yaml"])
