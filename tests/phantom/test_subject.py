@@ -89,3 +89,10 @@ def test_ct_is_int16_and_mask_covers_the_head(subject):
     inside = subject.mask.array > 0
     assert (subject.labels.array[~inside] == Tissue.BACKGROUND).all()
     assert np.median(subject.ct.array[~inside]) < -950
+
+
+def test_adding_a_field_or_contrast_leaves_the_others_unchanged():
+    alone = simulate_subject(5, (1.5,), ("flair",), spacing=6.0)
+    more = simulate_subject(5, (0.064, 1.5), ("t1w", "flair"), spacing=6.0)
+    np.testing.assert_array_equal(alone.mr[(1.5, "flair")].array, more.mr[(1.5, "flair")].array)
+    np.testing.assert_array_equal(alone.ct.array, more.ct.array)
