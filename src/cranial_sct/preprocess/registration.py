@@ -57,12 +57,16 @@ def register_rigid(
     moving, moving_mask = _around_head(moving, moving_mask)  # so the transform is too; the air costs time
     metric_mask = ndimage.binary_dilation(fixed_mask, iterations=2)
     factors = shrink_factors(min(fixed.spacing), options.coarsest_mm)
-    fractions = [min(options.sampling_fraction, options.max_samples * f**3 / int(metric_mask.sum())) for f in factors]
+    fractions = _sampling(int(metric_mask.sum()), factors, options)
     # First the head outlines (mean squares over the whole field: robust to MR bias fields and B1
     # drop-out, which mislead MI at 7 T), then MI on intensities inside the CT head for precision.
-    outlines = (to_sitk(fixed, _soft(fixed_mask)), to_sitk(moving, _soft(moving_mask)))
+    # Outlines are built at the finest coarse level (block averages of the masks: soft edges, and no
+    # full-resolution pyramid to smooth), since they cannot say more than a coarse pose anyway.
+    block = factors[-2]
+    outlines = (_outline(fixed, fixed_mask, block), _outline(moving, moving_mask, block))
     initial = sitk.CenteredTransformInitializer(*outlines, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS)
-    coarse = (factors[:-1], fractions[:-1], None)  # outlines cannot say more than a coarse pose
+    coarse_factors = [f // block for f in factors[:-1]]
+    coarse = (coarse_factors, _sampling(int(np.prod(outlines[0].GetSize())), coarse_factors, options), None)
     shape_fit, _ = _optimise(*outlines, initial, False, coarse, options)
     images = (to_sitk(fixed, fixed.array.astype(np.float32)), to_sitk(moving, moving.array.astype(np.float32)))
     levels = (factors, fractions, to_sitk(fixed, metric_mask.astype(np.uint8)))
@@ -70,9 +74,14 @@ def register_rigid(
     return RigidResult(final, float(method.GetMetricValue()), method.GetOptimizerStopConditionDescription())
 
 
-def _soft(mask: np.ndarray) -> np.ndarray:
-    """A head outline with soft edges, so mean squares between two of them has a smooth gradient."""
-    return ndimage.gaussian_filter(mask.astype(np.float32), 1.0)
+def _sampling(voxels: int, factors: list[int], options: RegistrationOptions) -> list[float]:
+    """Per-level sampling fractions of ``voxels`` (counted at full resolution): 10 %, at most ``max_samples``."""
+    return [min(options.sampling_fraction, options.max_samples * f**3 / voxels) for f in factors]
+
+
+def _outline(volume: Volume, mask: np.ndarray, block: int) -> sitk.Image:
+    """The head mask averaged over ``block``^3 voxels: soft edges give mean squares a smooth gradient."""
+    return sitk.BinShrink(to_sitk(volume, mask.astype(np.float32)), [block] * 3)
 
 
 def _optimise(
