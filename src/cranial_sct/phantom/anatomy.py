@@ -174,8 +174,10 @@ def skull_thickness(p: shapes.Points, params: ShapeParameters, noise: np.ndarray
     base = sigmoid(-uz - 0.45, 0.08)  # skull base: thin orbital plates and fossa floors (~3 mm)
     thickness = thickness * (1 - base) + 3.0 * params.skull * base
     thickness += 0.5 * noise + 9.0 * params.frontal_sinus * _bump(p, (0.0, 84.0, 4.0), 13.0)
-    canal = sigmoid(-(p[2] + 62.0), 4.0)  # below the foramen magnum the ring is the upper cervical spine
-    return np.maximum(thickness * (1 - canal) + 4.5 * canal, 2.2).astype(np.float32)
+    # Below the foramen magnum the ring round the spinal canal is the upper cervical spine: arches and
+    # lateral masses with marrow inside (merging with the vertebral bodies in front).
+    canal = sigmoid(-(p[2] + 62.0), 4.0)
+    return np.maximum(thickness * (1 - canal) + 8.0 * canal, 2.2).astype(np.float32)
 
 
 def scalp_thickness(p: shapes.Points, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
