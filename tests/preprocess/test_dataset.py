@@ -57,3 +57,15 @@ def test_a_bad_case_fails_alone_and_leaves_no_partial_folder(tmp_path, data):
         preprocess_dataset(data, out, options=OPTIONS)
     assert sorted(p.name for p in out.iterdir()) == ["a", "manifest.csv", "preprocess.json"]
     assert {r.subject for r in read_manifest(out / "manifest.csv")} == {"a"}
+
+
+def test_a_phantom_cohort_is_read_through_its_manifest(tmp_path):
+    from cranial_sct.phantom import simulate_cohort
+
+    simulate_cohort(tmp_path / "cohort", 1, [0.064], ["flair"], spacing=6.0, seed=0)
+    out = tmp_path / "prep"
+    preprocess_dataset(tmp_path / "cohort", out, options=PreprocessOptions(spacing_mm=6.0, registered=True))
+    rows = {(r.modality, r.field_T, r.site) for r in read_manifest(out / "manifest.csv")}
+    assert ("mr", "0.064", "phantom-0.064T") in rows and ("labels", "", "phantom-ct") in rows
+    labels = read_volume(out / "sub-000" / "labels.nii.gz")
+    assert labels.same_grid(read_volume(out / "sub-000" / "ct.nii.gz")) and labels.array.max() > 1

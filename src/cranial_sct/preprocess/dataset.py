@@ -128,18 +128,22 @@ def _run_case(case: CaseEntry, out: Path, options: PreprocessOptions, read: Read
     return ""
 
 
-def load_case(case: CaseEntry, read: ReadOptions = ReadOptions()) -> tuple[CaseImages, str]:
-    """Read a case's images and name its MR channels; checks CT units and MR/CT order."""
+def load_case(case: CaseEntry, read: ReadOptions = ReadOptions()) -> tuple[CaseImages, dict[str, str]]:
+    """Read a case's images and name its MR channels; checks CT units and MR/CT order.
+
+    Also returns each output name's site (``mr_1.5T_t1w`` -> ``siteA``, ``ct`` -> ...) for the manifest.
+    """
     def load(path: Path) -> Volume:
         return read_volume(path, read.volume_index, allow_gaps=read.allow_gaps)
 
     mr: dict[str, Volume] = {}
+    sites = {m: e.site for m in ("ct", "mask", "labels") for e in case.of(m)}
     for entry in case.of("mr"):
         volume = load(entry.path)
         name = f"mr_{volume.meta.get('field_T') or entry.field_T}T_{entry.contrast}"
         if name in mr:
             raise InputError(f"{entry.path}: a second {name} image for subject {case.subject}; keep one per field and contrast")
-        mr[name] = volume
+        mr[name], sites[name] = volume, entry.site
     singles = {m: [load(e.path) for e in case.of(m)] for m in ("ct", "mask", "labels")}
     for modality, volumes in singles.items():
         if len(volumes) > 1:
@@ -150,10 +154,10 @@ def load_case(case: CaseEntry, read: ReadOptions = ReadOptions()) -> tuple[CaseI
         check_pair_order(first, first.meta["path"], ct, ct.meta["path"])
         check_ct_in_hu(ct, ct.meta["path"])
     images = CaseImages(case.subject, mr, ct, (singles["mask"] or [None])[0], (singles["labels"] or [None])[0])
-    return images, next((e.site for e in case.images if e.site), "")
+    return images, sites
 
 
-def _write_case(case: PreparedCase, folder: Path, site: str) -> None:
+def _write_case(case: PreparedCase, folder: Path, sites: dict[str, str]) -> None:
     """Write the case folder atomically; ``case.json`` (with its manifest rows) goes in last."""
     files: dict[str, tuple[Volume, type]] = {f"{k}.nii.gz": (v, np.float32) for k, v in case.mr.items()}
     files["mask.nii.gz"] = (case.mask, np.uint8)
@@ -161,7 +165,7 @@ def _write_case(case: PreparedCase, folder: Path, site: str) -> None:
         files["ct.nii.gz"] = (case.ct, np.int16)
     if case.labels is not None:
         files["labels.nii.gz"] = (case.labels, np.uint8)
-    rows = [_row(case.subject, name, site) for name in files]
+    rows = [_row(case.subject, name, sites.get(name.removesuffix(".nii.gz"), "")) for name in files]
     with atomic_path(folder) as tmp:
         tmp.mkdir()
         for name, (volume, dtype) in files.items():
