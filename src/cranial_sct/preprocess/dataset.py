@@ -125,6 +125,8 @@ def _run_case(case: CaseEntry, out: Path, options: PreprocessOptions, read: Read
         _write_case(preprocess_case(images, options), out / case.subject, sites)
     except InputError as error:
         return f"{case.subject}: {error}"
+    except RuntimeError as error:  # SimpleITK's errors (e.g. registration lost the image) span many lines
+        return f"{case.subject}: processing failed ({str(error).strip().splitlines()[-1]})"
     return ""
 
 

@@ -25,9 +25,13 @@ def grid_of(volume: Volume) -> dict[str, Any]:
     return {"shape": [int(n) for n in volume.shape[:3]], "affine": volume.affine.tolist()}
 
 
+def on_grid(volume: Volume, grid: dict[str, Any]) -> bool:
+    """True when ``volume`` already sits on ``grid`` (shape and affine)."""
+    return volume.same_grid(Volume(np.broadcast_to(np.uint8(0), grid["shape"]), np.asarray(grid["affine"])))
+
+
 def _check_on_grid(volume: Volume, grid: dict[str, Any]) -> None:
-    expected = Volume(np.broadcast_to(np.uint8(0), grid["shape"]), np.asarray(grid["affine"]))
-    if not volume.same_grid(expected):
+    if not on_grid(volume, grid):
         raise ValueError(f"volume grid {volume.shape} does not match the recorded grid {grid['shape']}")
 
 

@@ -1,9 +1,10 @@
 """One case from raw volumes to training-ready arrays, with a record that undoes the geometry.
 
 Order: reorient the reference (the CT, or the first MR when there is no CT) to RAS and resample it
-to the target spacing; N4-correct each MR on its own grid; register each MR rigidly to that
-reference (or trust ``registered``) and resample it onto the reference grid in one interpolation;
-head mask; MR normalisation inside the mask; CT clipping; crop all to the mask plus a margin.
+to the target spacing; N4-correct each MR on its own grid; register each MR rigidly to the CT (or
+trust ``registered``; without a CT, further MRs are taken as aligned with the first) and resample
+it onto the reference grid in one interpolation; head mask; MR normalisation inside the mask; CT
+clipping; crop all to the mask plus a margin.
 
 The record is plain JSON: per image, its input grid and the ordered geometric steps, so
 ``invert_to_input_grid`` can put a prediction back voxel-for-voxel on the grid the user gave.
@@ -21,7 +22,7 @@ from cranial_sct.errors import InputError
 from cranial_sct.io.volume import Volume
 from cranial_sct.preprocess.bias import n4_correct
 from cranial_sct.preprocess.geometry import (
-    crop, crop_box, grid_of, invert_step, reorient, resample, spacing_grid,
+    crop, crop_box, grid_of, invert_step, on_grid, reorient, resample, spacing_grid,
 )  # fmt: skip
 from cranial_sct.preprocess.masks import head_mask, mr_head_mask
 from cranial_sct.preprocess.normalise import NormMethod, normalise_mr
@@ -100,14 +101,18 @@ def preprocess_case(images: CaseImages, options: PreprocessOptions = PreprocessO
     return prepared
 
 
+def _reoriented(volume: Volume) -> tuple[Volume, dict[str, Any]]:
+    """``volume`` in RAS, and the start of its record: the input grid and the reorient step."""
+    out, step = reorient(volume)
+    return out, {"input": {"path": volume.meta.get("path"), "grid": grid_of(volume)}, "steps": [step]}
+
+
 def _to_reference_grid(volume: Volume, options: PreprocessOptions, fill: float) -> tuple[Volume, dict[str, Any]]:
     """Reorient to RAS and resample to the target spacing (skipped when the grid would not change)."""
-    chain: dict[str, Any] = {"input": {"path": volume.meta.get("path"), "grid": grid_of(volume)}, "steps": []}
-    out, step = reorient(volume)
-    chain["steps"].append(step)
+    out, chain = _reoriented(volume)
     if options.spacing_mm is not None:
         grid = spacing_grid(out, options.spacing_mm)
-        if not out.same_grid(Volume(np.broadcast_to(0, grid["shape"]), np.asarray(grid["affine"]))):
+        if not on_grid(out, grid):
             out, step = resample(out, grid, "linear", fill)
             chain["steps"].append(step)
     return out, chain
@@ -137,9 +142,7 @@ def _mr_to_reference(
     volume: Volume, ct: Volume | None, mask: Volume, target: dict[str, Any], options: PreprocessOptions
 ) -> tuple[Volume, dict[str, Any]]:
     """Register to the CT (unless there is none or ``registered``) and resample onto the reference grid."""
-    chain: dict[str, Any] = {"input": {"path": volume.meta.get("path"), "grid": grid_of(volume)}, "steps": []}
-    native, step = reorient(volume)
-    chain["steps"].append(step)
+    native, chain = _reoriented(volume)
     transform: sitk.Transform | None = None
     if ct is not None and not options.registered:
         result = register_rigid(ct, native, mask.array > 0, mr_head_mask(native.array), options.registration)
