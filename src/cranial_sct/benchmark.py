@@ -3,8 +3,8 @@
 Protocol (Xin et al. 2026, DESIGN.md section 1): train on 1.5 T only, with T1w, FLAIR or both as
 inputs; test on held-out subjects at 1.5 T and on the same held-out subjects imaged at 3 T, 7 T and
 0.064 T; methods ``cascade`` and ``direct`` for each backbone, and ``bulk-density``; transfer to
-each other field by fine-tuning the 1.5 T model (``init_from``) on k subjects of that field
-(k = 0 is the 1.5 T model as it is). Then ``evaluate`` and the HTML report.
+the ``transfer_fields`` (the paper's: 7 T) by fine-tuning the 1.5 T model (``init_from``) on k
+subjects of that field (k = 0 is the 1.5 T model as it is). Then ``evaluate`` and the HTML report.
 
 Subjects of the one simulated cohort are split by index: the first ``train_subjects`` train (1.5 T
 only), the next ``test_subjects`` are tested at every field, the last ``max(transfer_k)`` are the
@@ -51,6 +51,7 @@ class BenchmarkConfig:
     methods: list[str] = field(default_factory=lambda: ["cascade", "direct", BASELINE])
     backbones: list[str] = field(default_factory=lambda: ["resunet"])
     transfer_k: list[int] = field(default_factory=lambda: [0, 2, 5])
+    transfer_fields: list[str] = field(default_factory=lambda: ["7"])  # fine-tuning targets (the paper's: 7 T)
     transfer_inputs: str = "t1w+flair"
     train: list[str] = field(default_factory=list)  # training config overrides (key=value), every network job
     steps: int = 150
@@ -61,11 +62,11 @@ class BenchmarkConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Within 15 minutes on 2 CPU cores: coarse phantom, small resunet, short schedules.
-    "quick": {"train": ["model.features=[8,16,32]", "sampling.patch_size=[32,32,32]", "sampling.batch_size=2", "optim.lr=3.0e-3",
-                        "optim.warmup_steps=0", "augment.artefact_probability=0.1"]},
+    "quick": {"test_subjects": 5, "train": ["model.features=[8,16,32]", "sampling.patch_size=[16,16,16]", "sampling.batch_size=4",
+                                            "optim.lr=3.0e-3", "optim.warmup_steps=0", "augment.artefact_probability=0.1"]},
     # The paper's cohort sizes and every backbone, for a GPU.
     "full": {"spacing_mm": 1.5, "train_subjects": 37, "test_subjects": 44, "backbones": ["resunet", "mamba", "transformer"],
-             "steps": 4000, "finetune_steps": 500, "device": "cuda",
+             "steps": 4000, "finetune_steps": 500, "device": "cuda", "transfer_fields": ["7", "3", "0.064"],
              "train": ["sampling.patch_size=[64,64,64]", "sampling.batch_size=4", "train.amp=bf16", "sampling.num_workers=4"]},
 }
 
@@ -94,6 +95,8 @@ def _validate(config: BenchmarkConfig) -> None:
         raise InputError(f"transfer_inputs {config.transfer_inputs} must be one of input_sets {config.input_sets}")
     if config.train_field not in config.test_fields:
         raise InputError(f"test_fields {config.test_fields} must include the training field {config.train_field}")
+    if not set(config.transfer_fields) <= set(config.test_fields) - {config.train_field}:
+        raise InputError(f"transfer_fields {config.transfer_fields} must be test fields other than {config.train_field}")
     if min(config.train_subjects, config.test_subjects) < 1 or min(config.transfer_k, default=0) < 0:
         raise InputError("train_subjects and test_subjects must be at least 1, transfer_k at least 0")
 
@@ -163,7 +166,7 @@ def build_plan(config: BenchmarkConfig, subjects: Subjects, cohort: Path) -> lis
                                             *_data(config.train_field, subjects.train))))
                 jobs.append(PredictJob(f"predict_{base}", base, name, inputs, tuple(config.test_fields)))
             base = f"{name}_{config.transfer_inputs}"
-            for target in (f for f in config.test_fields if f != config.train_field):
+            for target in config.transfer_fields:
                 for k in (k for k in config.transfer_k if k > 0):
                     tuned = f"{base}_ft{k}_{target}T"
                     jobs.append(TrainJob(
