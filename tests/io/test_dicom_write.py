@@ -73,3 +73,18 @@ def test_unwritable_folder_is_refused(unwritable_folder, sct):
     with pytest.raises(InputError, match="cannot write"):
         write_ct_series(sct, unwritable_folder / "sct")
     assert not (unwritable_folder / "sct").exists()
+
+
+def test_mr_dicom_in_sct_dicom_out_on_the_same_grid_and_study(tmp_path):
+    mr_in, ct = head_volumes(6.0, codes="LPS", angle_deg=12)
+    write_mr_series(mr_in.with_array(np.rint(mr_in.array)), tmp_path / "mr", field_T=1.5)
+    mr = read_volume(tmp_path / "mr")
+    sct = mr.with_array(ct.array.astype(np.float32))  # stands in for a prediction on the MR grid
+    back = read_volume(write_ct_series(sct, tmp_path / "sct", reference=mr.meta["dicom_reference"]))
+    assert back.same_grid(mr, atol_mm=0.01)
+    assert np.abs(back.array - ct.array).max() <= 0.5
+    source = pydicom.dcmread(next((tmp_path / "mr").iterdir()), stop_before_pixels=True)
+    written = pydicom.dcmread(next((tmp_path / "sct").iterdir()), stop_before_pixels=True)
+    assert (written.StudyInstanceUID, written.FrameOfReferenceUID, written.PatientID) == (
+        source.StudyInstanceUID, source.FrameOfReferenceUID, source.PatientID
+    )  # fmt: skip
