@@ -1,0 +1,86 @@
+"""Median seconds per training step (2 x 64^3 patches) and peak memory, per model.
+
+    .venv/bin/python benchmarks/bench_train_step.py [--models resunet-cascade mamba-cascade ...] [--steps 5] [--threads N]
+
+Each model runs in its own subprocess so peak memory (ru_maxrss, or CUDA max_memory_allocated on a
+GPU) is its own. A step is forward + losses + backward + AdamW on random MR with a realistic target
+(one step of the real trainer's loss, minus data loading, which runs in worker processes).
+Targets on the 2-core CPU: resunet cascade <= 0.8 s, mamba cascade <= 4 s; transformer reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+MODELS = {
+    "resunet-cascade": {"kind": "cascade", "backbone": "resunet"},
+    "mamba-cascade": {"kind": "cascade", "backbone": "mamba"},
+    "transformer-cascade": {"kind": "cascade", "backbone": "transformer"},
+    "resunet-direct": {"kind": "direct", "backbone": "resunet"},
+}
+PATCH, BATCH = 64, 2
+
+
+def measure(name: str, steps: int, device: str) -> dict[str, float | str]:
+    from cranial_sct.models.conditioning import encode_condition
+    from cranial_sct.models.registry import ModelConfig, build_model
+    from cranial_sct.training.config import LossConfig
+    from cranial_sct.training.losses import SCTLoss
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(contrasts=["t1w", "flair"], **MODELS[name])).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    criterion = SCTLoss(LossConfig())
+    shape = (BATCH, 1, PATCH, PATCH, PATCH)
+    ct = torch.rand(shape, device=device) * 2000 - 1000
+    batch = {"ct": ct, "mask": torch.ones(shape, device=device), "classes": (ct > 0).long() + (ct > 300).long()}
+    mr, cond = torch.rand(BATCH, 2, PATCH, PATCH, PATCH, device=device), torch.stack([encode_condition(1.5, ["t1w", "flair"])] * BATCH).to(device)
+    times = []
+    for _ in range(steps + 1):  # the first step warms up allocators and kernels
+        start = time.perf_counter()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            outputs = model(mr, cond)
+        loss, _ = criterion(outputs, batch)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {"model": name, "device": device, "threads": torch.get_num_threads(), "median_s_per_step": statistics.median(times[1:]),
+            "peak_memory_gib": peak, "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["resunet-cascade", "mamba-cascade", "transformer-cascade"], choices=MODELS)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure a single model in this process
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.one:
+        print(json.dumps(measure(args.one, args.steps, args.device)))
+        return
+    print(f"{'model':22s} {'device':6s} {'threads':>7s} {'s/step':>8s} {'peak GiB':>9s} {'params M':>9s}")
+    for name in args.models:
+        result = subprocess.run([sys.executable, __file__, "--one", name, "--steps", str(args.steps), "--device", args.device,
+                                 "--threads", str(args.threads)],
+                                capture_output=True, text=True, check=True)
+        r = json.loads(result.stdout.strip().splitlines()[-1])
+        print(f"{r['model']:22s} {r['device']:6s} {r['threads']:7d} {r['median_s_per_step']:8.3f} {r['peak_memory_gib']:9.2f} {r['parameters_m']:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
