@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,9 @@ def _peak_rss_mib() -> float:
 def measure(task: Callable[[Path, Path], None], source: Path, work: Path, repeats: int) -> tuple[list[float], float]:
     """Run ``task`` ``repeats`` times, each in a fresh process; (seconds per run, worst peak RSS MiB)."""
     times, peaks = [], []
-    context = multiprocessing.get_context("spawn")
     for run in range(repeats):
-        with context.Pool(1) as pool:
-            seconds, peak = pool.apply(_timed, (task, source, work / f"{task.__name__}-{run}"))
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds, peak = pool.submit(_timed, task, source, work / f"{task.__name__}-{run}").result()
         times.append(seconds)
         peaks.append(peak)
     return times, max(peaks)
