@@ -69,3 +69,14 @@ def test_a_phantom_cohort_is_read_through_its_manifest(tmp_path):
     assert ("mr", "0.064", "phantom-0.064T") in rows and ("labels", "", "phantom-ct") in rows
     labels = read_volume(out / "sub-000" / "labels.nii.gz")
     assert labels.same_grid(read_volume(out / "sub-000" / "ct.nii.gz")) and labels.array.max() > 1
+
+
+def test_field_strength_comes_from_dicom_before_the_file_name(tmp_path):
+    from tests.io.dicom_factory import write_mr_series
+
+    mr, ct = head_volumes(6.0, codes="LPS")
+    case = tmp_path / "data" / "s1"
+    write_mr_series(mr.with_array(np.rint(mr.array)), case / "mr_1.5T_flair", field_T=3.0)  # header says 3 T
+    write_volume(ct, case / "ct.mha")
+    preprocess_dataset(tmp_path / "data", tmp_path / "out", options=PreprocessOptions(spacing_mm=6.0, registered=True))
+    assert (tmp_path / "out" / "s1" / "mr_3T_flair.nii.gz").is_file()
