@@ -58,3 +58,16 @@ def test_folder_without_dicom_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(InputError, match="no DICOM image files"):
         read_volume(tmp_path)
+
+
+def test_undecodable_pixel_data_is_named(tmp_path, oblique_mr):
+    import pydicom
+
+    write_mr_series(oblique_mr, tmp_path / "s")
+    path = sorted((tmp_path / "s").iterdir())[0]
+    dataset = pydicom.dcmread(path)
+    dataset.PixelData = dataset.PixelData[:100]  # truncated pixel data
+    dataset.save_as(path)
+    with pytest.raises(InputError, match=r"cannot decode pixel data of .*IM\d+ \(") as caught:
+        read_volume(tmp_path / "s")
+    assert "\n" not in str(caught.value)

@@ -152,7 +152,8 @@ def _pixel_stack(datasets: list[pydicom.Dataset], folder: Path) -> np.ndarray:
         try:
             pixels = dataset.pixel_array
         except Exception as error:  # pydicom raises many types for undecodable pixel data
-            raise InputError(f"{folder}: cannot decode pixel data of {dataset.filename} ({error})") from error
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InputError(f"{folder}: cannot decode pixel data of {dataset.filename} ({reason})") from error
         if pixels.shape != shape:
             raise InputError(f"{folder}: slices have different sizes; this is not one volume")
         np.multiply(pixels, float(dataset.get("RescaleSlope", 1) or 1), out=out[k], casting="unsafe")
