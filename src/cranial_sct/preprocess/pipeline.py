@@ -86,7 +86,7 @@ def preprocess_case(images: CaseImages, options: PreprocessOptions = PreprocessO
         if name not in mr:
             mr[name], chains[name] = _mr_to_reference(volume, ct, mask, target, options)
     if options.normalise:
-        mr = {k: v.with_array(normalise_mr(v.array, mask.array, options.normalise)) for k, v in mr.items()}
+        mr = {k: _normalised(v, mask, options.normalise, k) for k, v in mr.items()}
     labels = _onto(images.labels, target, "nearest") if images.labels is not None else None
     prepared = PreparedCase(images.subject, mr, ct, mask, labels, {})
     if options.crop_margin_mm is not None:
@@ -99,6 +99,13 @@ def preprocess_case(images: CaseImages, options: PreprocessOptions = PreprocessO
         "images": chains,
     }
     return prepared
+
+
+def _normalised(mr: Volume, mask: Volume, method: NormMethod, name: str) -> Volume:
+    try:
+        return mr.with_array(normalise_mr(mr.array, mask.array, method))
+    except ValueError as error:  # e.g. the MR is blank inside the head mask
+        raise InputError(f"{mr.meta.get('path', name)}: cannot normalise ({error}); check the MR covers the head") from error
 
 
 def _reoriented(volume: Volume) -> tuple[Volume, dict[str, Any]]:
