@@ -81,3 +81,11 @@ def test_mr_and_ct_without_overlap_are_refused():
     options = PreprocessOptions(spacing_mm=None, registered=True, n4=False)
     with pytest.raises(InputError, match="s/mr.nii.gz: MR and CT do not overlap"):
         preprocess_case(CaseImages("s", {"mr_1.5T_t1w": mr}, ct), options)
+
+
+def test_mr_blank_inside_the_head_is_refused():
+    mr, ct = head_volumes(8.0)
+    blank = mr.with_array(np.where(ct.array > -900, 0.0, mr.array + 1).astype(np.float32), path="s/mr.nii.gz")
+    options = PreprocessOptions(spacing_mm=None, registered=True, n4=False)
+    with pytest.raises(InputError, match="s/mr.nii.gz: cannot normalise"):
+        preprocess_case(CaseImages("s", {"mr_1.5T_t1w": blank}, ct), options)
