@@ -34,3 +34,9 @@ def test_items_are_the_same_in_worker_processes_and_in_the_main_process(toy_coho
 def test_step_sampler_gives_every_rank_distinct_items() -> None:
     ranks = [list(StepSampler(2, 4, batch=2, rank=r, world=2)) for r in range(2)]
     assert ranks == [[8, 9, 12, 13], [10, 11, 14, 15]]
+
+
+def test_distinct_patches_cycle_through_a_fixed_set(toy_cohort: Path) -> None:
+    dataset = PatchDataset(cases(toy_cohort), [8, 8, 8], 2 / 3, seed=0, augmenter=None, distinct=2)
+    assert torch.equal(dataset[0]["ct"], dataset[2]["ct"]) and torch.equal(dataset[1]["ct"], dataset[5]["ct"])
+    assert not torch.equal(dataset[0]["ct"], dataset[1]["ct"])

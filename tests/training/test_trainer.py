@@ -9,6 +9,7 @@ from cranial_sct.phantom.cohort import simulate_cohort
 from cranial_sct.training.checkpoint import load_for_inference, read_checkpoint
 from cranial_sct.training.config import TrainConfig, load_config
 from cranial_sct.training.dataset import load_cases
+from cranial_sct.training.sampling import PatchDataset
 from cranial_sct.training.trainer import train, validate
 
 torch.set_num_threads(1)
@@ -54,7 +55,7 @@ def test_interrupted_and_resumed_run_matches_straight_run(toy_cohort: Path, tmp_
 
 
 def overfit_one_subject(root: Path, subject: str, run_dir: Path, steps: int, patch: int) -> dict[str, float]:
-    """Train the cascade on one subject's own patches (no augmentation), then score that whole subject."""
+    """Train the cascade on one subject (no augmentation), then score that whole subject by sliding window."""
     config = tiny_config(
         root, run_dir, "model.features=[16,32]", f"train.steps={steps}", f"train.steps_per_epoch={steps}",
         f"train.checkpoint_every={steps}", f"sampling.patch_size=[{patch},{patch},{patch}]", "augment.enabled=false",
@@ -72,12 +73,26 @@ def test_cascade_overfits_one_toy_subject(toy_cohort: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_cascade_learns_one_phantom_subject(tmp_path: Path) -> None:
-    """The phantom at 4 mm is far harder (partial-volume skull, textured brain): measured 127 HU after
-    200 steps of 16^3 and 76 HU after 300 steps of 24^3, from 282 HU untrained (T1w only)."""
+def test_cascade_overfits_its_own_patches_of_one_phantom_subject(tmp_path: Path) -> None:
+    """Measured: 24 HU head MAE on its 4 training patches after 200 steps (22 s on a loaded core),
+    from 280 HU untrained. (Whole-volume MAE on the 4 mm phantom is much higher at this budget:
+    127 HU after 200 steps of fresh 16^3 patches, 76 HU after 300 steps of 24^3.)"""
     simulate_cohort(tmp_path / "phantom", 1, [1.5], ["t1w", "flair"], 4.0, seed=0)
-    scores = overfit_one_subject(tmp_path / "phantom", "sub-000", tmp_path / "run", steps=200, patch=16)
-    assert scores["val_mae_hu"] < 160 and scores["val_bone_dice"] > 0.65
+    config = tiny_config(
+        tmp_path / "phantom", tmp_path / "run", "model.features=[16,32]", "train.steps=200", "train.steps_per_epoch=200",
+        "train.checkpoint_every=200", "sampling.distinct_patches=4", "augment.enabled=false", "data.val_count=0",
+        "optim.lr=3.0e-3", "optim.schedule=constant",
+    )
+    model, _ = load_for_inference(train(config) / "checkpoints" / "last.pt")
+    cases = load_cases(config.data, config.model.contrasts, ["sub-000"], ["1.5"])
+    patches = PatchDataset(cases, config.sampling.patch_size, config.sampling.bone_fraction, config.seed, None, 4)
+    errors = []
+    with torch.no_grad():
+        for index in range(4):
+            patch = patches[index]
+            hu = model(patch["mr"][None], patch["cond"][None])["hu"][0, 0]
+            errors.append((hu - patch["ct"][0]).abs()[patch["mask"][0] > 0].mean().item())
+    assert max(errors) < 40, errors
 
 
 def test_bulk_density_is_fitted_and_saved(toy_cohort: Path, tmp_path: Path) -> None:

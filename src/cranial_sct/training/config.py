@@ -40,6 +40,7 @@ class SamplingConfig:
     batch_size: int = 2
     bone_fraction: float = 2 / 3  # share of patches centred on a bone voxel
     num_workers: int = 0  # patch-loading worker processes
+    distinct_patches: int = 0  # 0: a fresh patch every draw; N: cycle through N fixed patches (overfitting checks)
 
 
 @dataclass
@@ -183,6 +184,7 @@ def validate(config: TrainConfig) -> None:
         (0.0 <= config.sampling.bone_fraction <= 1.0, "sampling.bone_fraction must be within [0, 1]"),
         (config.sampling.batch_size >= 1, "sampling.batch_size must be at least 1"),
         (config.sampling.num_workers >= 0, "sampling.num_workers must be 0 or more"),
+        (config.sampling.distinct_patches >= 0, "sampling.distinct_patches must be 0 or more"),
         (config.train.steps >= 1, "train.steps must be at least 1"),
         (config.train.steps_per_epoch >= 1, "train.steps_per_epoch must be at least 1"),
         (config.train.checkpoint_every >= 1, "train.checkpoint_every must be at least 1"),

@@ -21,9 +21,11 @@ from cranial_sct.training.dataset import BONE, Case
 
 class PatchDataset(Dataset):
     def __init__(
-        self, cases: list[Case], patch_size: Sequence[int], bone_fraction: float, seed: int, augmenter: Augmenter | None
+        self, cases: list[Case], patch_size: Sequence[int], bone_fraction: float, seed: int, augmenter: Augmenter | None,
+        distinct: int = 0,
     ) -> None:
         self.cases, self.patch, self.seed, self.augmenter = cases, np.array(patch_size), seed, augmenter
+        self.distinct = distinct  # > 0: item i is item i % distinct (a fixed set, for overfitting checks)
         self.bone_fraction = bone_fraction
         for case in cases:
             if np.any(self.patch > np.array(case.ct.shape)):
@@ -48,7 +50,7 @@ class PatchDataset(Dataset):
         return np.array(np.unravel_index(pool[rng.integers(len(pool))], self.cases[index].ct.shape))
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, item])
+        rng = np.random.default_rng([self.seed, item % self.distinct if self.distinct else item])
         index = int(rng.integers(len(self.cases)))
         case = self.cases[index]
         start = np.clip(self._centre(index, rng) - self.patch // 2, 0, np.array(case.ct.shape) - self.patch)

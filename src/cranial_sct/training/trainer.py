@@ -206,7 +206,8 @@ class _Trainer:
         check_patch_size(config.model, config.sampling.patch_size)
         self.config, self.val_cases, self.stats, self.run_dir, self.dist = config, val_cases, stats, run_dir, dist_info
         augmenter = Augmenter(config.augment, config.model.contrasts) if config.augment.enabled else None
-        self.dataset = PatchDataset(train_cases, config.sampling.patch_size, config.sampling.bone_fraction, config.seed, augmenter)
+        sampling = config.sampling
+        self.dataset = PatchDataset(train_cases, sampling.patch_size, sampling.bone_fraction, config.seed, augmenter, sampling.distinct_patches)
         self.model = build_model(config.model).to(dist_info.device)
         self.criterion = SCTLoss(config.loss)
         self.state = RunState()
