@@ -261,10 +261,26 @@ def _run_with_fallback(
         return _run_passes(models, image, cond, roi, flips, overlap, cpu), cpu
 
 
-def _prepare(
-    info: CheckpointInfo, mr: Mapping[str, Volume], head_mask: Volume | np.ndarray | None
-) -> tuple[Volume, Step, Step, np.ndarray, dict[str, np.ndarray], list[str]]:
-    """Align, reorient, mask, crop and normalise; returns what ``predict_volume`` needs to map back."""
+@dataclass
+class _NetworkCase:
+    """The case as the network sees it (RAS, cropped to the head, normalised channels) and the way back."""
+
+    reference: Volume  # the first contrast: the output grid
+    to_network: Step  # reorientation to RAS
+    to_crop: Step  # crop to the head's bounding box
+    inside: np.ndarray  # head mask on the cropped RAS grid
+    channels: dict[str, np.ndarray]  # normalised MR per given contrast, cropped RAS grid
+    resampled: list[str]
+
+    def on_input_grid(self, array: np.ndarray, fill: float, dtype: type) -> Volume:
+        """Undo the crop (filling with ``fill``) and the reorientation: exact index operations only."""
+        cropped = Volume(np.asarray(array, dtype), np.asarray(self.to_crop["to"]["affine"]))
+        uncropped = invert_step(cropped, self.to_crop, interpolation="nearest", fill=fill)
+        return self.reference.with_array(invert_step(uncropped, self.to_network, interpolation="nearest").array)
+
+
+def _prepare(info: CheckpointInfo, mr: Mapping[str, Volume], head_mask: Volume | np.ndarray | None) -> _NetworkCase:
+    """Align the contrasts, reorient, mask, crop and normalise like training did."""
     check_contrasts(list(mr), info)
     aligned, resampled = _on_reference_grid(mr)
     reference = next(iter(aligned.values()))
@@ -276,13 +292,14 @@ def _prepare(
     for name, volume in aligned.items():
         oriented, _ = reorient(reference.with_array(np.asarray(volume.array, np.float32)), NETWORK_ORIENTATION)
         channels[name] = normalise_mr(crop(oriented, start, stop)[0].array, cropped_mask.array, info.normalisation)
-    return reference, to_network, to_crop, cropped_mask.array > 0, channels, resampled
+    return _NetworkCase(reference, to_network, to_crop, cropped_mask.array > 0, channels, resampled)
 
 
-def _to_input_grid(array: np.ndarray, fill: float, cropped_grid: Volume, to_network: Step, to_crop: Step) -> np.ndarray:
-    """Undo the crop (filling with ``fill``) and the reorientation: exact, index operations only."""
-    uncropped = invert_step(cropped_grid.with_array(array), to_crop, interpolation="nearest", fill=fill)
-    return invert_step(uncropped, to_network, interpolation="nearest").array
+def _network_input(info: CheckpointInfo, case: _NetworkCase, field_T: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, C+1, ...) MR channels in the checkpoint's order (absent ones zero) plus the head mask; the condition."""
+    stack = [case.channels.get(c, np.zeros(case.inside.shape, np.float32)) for c in info.contrasts]
+    image = torch.from_numpy(np.stack([*stack, case.inside.astype(np.float32)]))[None]
+    return image, encode_condition(field_T, [c for c in info.contrasts if c in case.channels])[None]
 
 
 def predict_volume(
@@ -305,33 +322,24 @@ def predict_volume(
     docstring for alignment, masking (HU -1000 outside the head) and out-of-distribution warnings.
     """
     models = [models] if isinstance(models, nn.Module) else list(models)
-    reference, to_network, to_crop, inside, channels, resampled = _prepare(info, mr, head_mask)
-    warnings = ood_warnings(info, field_T, {name: array[inside] for name, array in channels.items()})
-    stack = [channels.get(c, np.zeros(inside.shape, np.float32)) for c in info.contrasts]
-    image = torch.from_numpy(np.stack([*stack, inside.astype(np.float32)]))[None]
-    cond = encode_condition(field_T, [c for c in info.contrasts if c in channels])[None]
+    case = _prepare(info, mr, head_mask)
+    warnings = ood_warnings(info, field_T, {name: array[case.inside] for name, array in case.channels.items()})
+    image, cond = _network_input(info, case, field_T)
     roi = list(roi_size or info.patch_size)
     passes, used = _run_with_fallback(models, image, cond, roi, flips if tta else [()], overlap, torch.device(device))
-    inside_t = torch.from_numpy(inside)
-    hu = torch.where(inside_t, passes.hu_mean, torch.tensor(HU_AIR)).numpy()
+    inside = torch.from_numpy(case.inside)
+    hu = torch.where(inside, passes.hu_mean, torch.tensor(HU_AIR)).numpy()
     if passes.probs is not None:
-        bone_prob = torch.where(inside_t, passes.probs[BONE], torch.tensor(0.0)).numpy()
-        skull = (passes.probs.argmax(0) == BONE) & inside_t
+        bone_prob = case.on_input_grid(torch.where(inside, passes.probs[BONE], torch.tensor(0.0)).numpy(), 0.0, np.float32)
+        skull = ((passes.probs.argmax(0) == BONE) & inside).numpy()
     else:
-        bone_prob, skull = None, torch.from_numpy(hu > BONE_THRESHOLD_HU)
+        bone_prob, skull = None, hu > BONE_THRESHOLD_HU
     std = passes.std()
-    cropped = Volume(np.zeros(inside.shape, np.uint8), np.asarray(to_crop["to"]["affine"]))
-
-    def back(array: np.ndarray | None, fill: float, dtype: type) -> Volume | None:
-        if array is None:
-            return None
-        return reference.with_array(_to_input_grid(np.asarray(array, dtype), fill, cropped, to_network, to_crop))
-
     return Prediction(
-        sct=back(hu, HU_AIR, np.float32),
-        skull=back(skull.numpy(), 0, np.uint8),
-        bone_prob=back(bone_prob, 0.0, np.float32),
-        uncertainty=back(None if std is None else torch.where(inside_t, std, torch.tensor(0.0)).numpy(), 0.0, np.float32),
+        sct=case.on_input_grid(hu, HU_AIR, np.float32),
+        skull=case.on_input_grid(skull, 0, np.uint8),
+        bone_prob=bone_prob,
+        uncertainty=None if std is None else case.on_input_grid(torch.where(inside, std, torch.tensor(0.0)).numpy(), 0.0, np.float32),
         warnings=warnings,
-        details={"passes": passes.count, "device": str(used), "resampled": resampled, "window": roi, "overlap": overlap},
+        details={"passes": passes.count, "device": str(used), "resampled": case.resampled, "window": roi, "overlap": overlap},
     )
