@@ -1,4 +1,8 @@
 import csv
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -7,7 +11,7 @@ import torch
 from cranial_sct.errors import InputError
 from cranial_sct.phantom.cohort import simulate_cohort
 from cranial_sct.training.checkpoint import load_for_inference, read_checkpoint
-from cranial_sct.training.config import TrainConfig, load_config
+from cranial_sct.training.config import TrainConfig, load_config, save_config
 from cranial_sct.training.dataset import load_cases
 from cranial_sct.training.sampling import PatchDataset
 from cranial_sct.training.trainer import train, validate
@@ -162,3 +166,27 @@ def test_existing_run_is_not_overwritten(toy_cohort: Path, tmp_path: Path) -> No
     train(tiny_config(toy_cohort, tmp_path / "run", "train.steps=1"))
     with pytest.raises(InputError, match="--resume"):
         train(tiny_config(toy_cohort, tmp_path / "run", "train.steps=1"))
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_weights(toy_cohort: Path, tmp_path: Path) -> None:
+    """A real ``kill -9`` at an arbitrary moment: the last checkpoint is intact and resuming matches a straight run."""
+    common = ["optim.schedule=constant", "train.checkpoint_every=5", "train.steps_per_epoch=1000"]
+    killed = tmp_path / "killed"
+    config = tiny_config(toy_cohort, killed, *common, "train.steps=100000")
+    save_config(config, tmp_path / "run.yaml")
+    process = subprocess.Popen([sys.executable, "-m", "cranial_sct", "train", "--config", str(tmp_path / "run.yaml")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = killed / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stopped_at = read_checkpoint(last)["step"]
+    assert stopped_at >= 5 and stopped_at % 5 == 0
+    train(tiny_config(toy_cohort, killed, *common, f"train.steps={stopped_at + 5}"), resume=True)
+    straight = train(tiny_config(toy_cohort, tmp_path / "straight", *common, f"train.steps={stopped_at + 5}"))
+    expected, got = weights(straight), weights(killed)
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-6, msg=name)
