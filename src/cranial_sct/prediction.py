@@ -133,12 +133,19 @@ def write_prediction(prediction: Prediction, out_dir: Path, tag: str, options: P
     return [*written, path]
 
 
+def _metadata_field(volume: Volume) -> float | None:
+    """The field strength the DICOM header or BIDS sidecar gives, else None (unknown)."""
+    return parse_field(volume.meta.get("field_T"))
+
+
 def _predict_and_write(
     models: Sequence[torch.nn.Module], info: CheckpointInfo, checkpoints: Sequence[str], mr_paths: Mapping[str, Path],
     field_T: float | None, mask_path: Path | None, out_dir: Path, tag: str, options: PredictOptions,
 ) -> list[Path]:
+    """Read, predict and write one case; an unknown ``field_T`` is taken from the first MR's metadata when it has one."""
     check_contrasts(list(mr_paths), info)
     mr = {contrast: read_volume(path) for contrast, path in mr_paths.items()}
+    field_T = field_T if field_T is not None else _metadata_field(next(iter(mr.values())))
     mask = read_volume(mask_path) if mask_path is not None else None
     prediction = predict_volume(models, info, mr, field_T, tta=options.tta, device=options.device, head_mask=mask, overlap=options.overlap)
     record = {
@@ -151,19 +158,13 @@ def _predict_and_write(
     return write_prediction(prediction, out_dir, tag, options, record)
 
 
-def _field_from_metadata(field_T: float | None, paths: Mapping[str, Path]) -> float | None:
-    """The explicit ``--field``, else the first input's DICOM/BIDS field strength, else unknown."""
-    if field_T is not None:
-        return field_T
-    meta_field = read_volume(next(iter(paths.values()))).meta.get("field_T")
-    return parse_field(meta_field) if meta_field not in (None, "unknown") else None
-
-
 def predict_files(
     checkpoints: Sequence[str], mr_paths: Mapping[str, str | os.PathLike[str]], out_dir: str | os.PathLike[str],
     field_T: float | None = None, mask_path: str | os.PathLike[str] | None = None, options: PredictOptions | None = None,
 ) -> list[Path]:
-    """Predict one case from MR files (contrast -> path; the first is the output grid) into ``out_dir``."""
+    """Predict one case from MR files (contrast -> path; the first is the output grid) into ``out_dir``.
+
+    ``field_T`` None: the DICOM/BIDS field strength of the first MR, else unknown."""
     options = options or PredictOptions()
     out_dir = Path(out_dir)
     if _sidecar(out_dir, "").exists() and not options.overwrite:
@@ -173,7 +174,6 @@ def predict_files(
         if not path.exists():
             raise InputError(f"--{'mr' if contrast == 't1w' else contrast} {path}: file not found")
     models, info = load_models(checkpoints, options.device)
-    field_T = _field_from_metadata(field_T, paths)
     return _predict_and_write(models, info, checkpoints, paths, field_T, Path(mask_path) if mask_path else None, out_dir, "", options)
 
 

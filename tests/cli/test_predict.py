@@ -112,3 +112,15 @@ def test_bad_inputs_exit_2_with_one_line(
     code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, *inputs, "--out", tmp_path / "out")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_field_strength_defaults_to_the_bids_sidecar(capsys, monkeypatch, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    lps_mr["t1w"].with_name("t1w.json").write_text(json.dumps({"MagneticFieldStrength": 7}))
+    out = tmp_path / "out"
+    code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--out", out)
+    assert code == 0, err
+    sidecar = json.loads((out / "sct.json").read_text())
+    assert sidecar["field_T"] == "7" and sidecar["contrasts"] == ["t1w"] and sidecar["passes"] == 1
+    assert not (out / "uncertainty.nii.gz").exists()
+    code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--out", out)
+    assert code == 2 and "holds a prediction already; pass --overwrite" in err
