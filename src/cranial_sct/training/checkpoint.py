@@ -26,7 +26,7 @@ from cranial_sct import __version__
 from cranial_sct.errors import InputError
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.models.registry import ModelConfig, build_model
-from cranial_sct.training.config import TrainConfig, from_dict, to_dict
+from cranial_sct.training.config import TrainConfig, from_dict
 
 FORMAT = "cranial-sct-checkpoint/1"
 

@@ -16,6 +16,7 @@ Gaussian-weighted sliding window. ``bulk-density`` is fitted in one pass instead
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -151,7 +152,7 @@ def validate(model: nn.Module, cases: list[Case], config: TrainConfig) -> dict[s
     """Mean head MAE (HU) and bone Dice over whole held-out volumes (NaN when there are none)."""
     if not cases:
         return {"val_mae_hu": float("nan"), "val_bone_dice": float("nan")}
-    device = next(iter(model.buffers()), next(iter(model.parameters()), torch.zeros(()))).device
+    device = next(itertools.chain(model.parameters(), model.buffers())).device
     model.eval()
     maes, dices = [], []
     for case in cases:
@@ -211,6 +212,7 @@ class _Trainer:
         self.model = build_model(config.model).to(dist_info.device)
         self.criterion = SCTLoss(config.loss)
         self.state = RunState()
+        self.resume_state: dict[str, Any] | None = None  # the checkpoint being resumed, until restored
         cuda = dist_info.device.type == "cuda"
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.train.amp) if cuda else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -250,10 +252,10 @@ class _Trainer:
         load_weights(self.model, state["model"], source)
         if resume:
             self.state = RunState(int(state["step"]), float(state["best_val_mae"]), read_metrics(self.run_dir / "metrics.csv", int(state["step"])))
-            self._resume_state = state
+            self.resume_state = state
 
     def _restore_optimiser(self) -> None:
-        state = getattr(self, "_resume_state", None)
+        state = self.resume_state
         if state is not None:
             self.optimiser.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
