@@ -10,7 +10,7 @@ What happens to an input, and why:
   exactly, so they sit voxel-for-voxel on the input grid.
 - Work is cropped to the head's bounding box: outside the head the sCT is air, set to -1000 HU
   (bone probability, skull and uncertainty 0). Unless a head mask is given, it is computed from the
-  first contrast's MR with :func:`cranial_sct.preprocess.masks.head_mask` on log intensities.
+  first contrast's MR with :func:`cranial_sct.preprocess.masks.mr_head_mask` (Otsu on log intensities).
 - MR channels are normalised inside the head mask exactly as in training; contrasts the checkpoint
   expects but the user lacks are zero channels with their condition flag off.
 - MONAI's Gaussian-weighted sliding window stitches the windows (nnU-Net style). Windows run on
@@ -41,7 +41,7 @@ from cranial_sct.io.sidecar import format_field
 from cranial_sct.io.volume import Volume
 from cranial_sct.models.conditioning import CONTRASTS, encode_condition
 from cranial_sct.preprocess.geometry import Step, crop, crop_box, grid_of, invert_step, reorient, resample
-from cranial_sct.preprocess.masks import head_mask as mr_head_mask
+from cranial_sct.preprocess.masks import mr_head_mask
 from cranial_sct.preprocess.normalise import normalise_mr
 from cranial_sct.training.checkpoint import CheckpointInfo, load_for_inference
 from cranial_sct.training.dataset import BONE
@@ -125,7 +125,7 @@ def _head_mask_on(reference: Volume, head_mask: Volume | np.ndarray | None) -> n
     if head_mask is None:
         # Otsu on log intensities: B1 drop-out at 7 T and dark FLAIR scalp leave parts of the head
         # far below a linear Otsu threshold (measured on the phantom: 15 % of the head kept at 7 T).
-        mask = mr_head_mask(np.log1p(np.clip(np.asarray(reference.array, np.float32), 0, None)))
+        mask = mr_head_mask(np.asarray(reference.array))
     elif isinstance(head_mask, Volume):
         if not head_mask.same_grid(reference):
             raise InputError(f"head mask grid {head_mask.shape} differs from the MR grid {reference.shape}; give a mask on the MR grid")
