@@ -60,6 +60,9 @@ class PredictOptions:
     density: bool = False
     density_table: tuple[tuple[float, float], ...] = DEFAULT_DENSITY_TABLE
     overwrite: bool = False
+    series: str | None = None  # DICOM SeriesInstanceUID, for a folder holding several series
+    volume: int | None = None  # volume of a 4D input
+    allow_gaps: bool = False  # interpolate missing DICOM slices instead of refusing
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,6 @@ class CohortCase:
     subject: str
     field_T: str  # "1.5", "0.064" or "unknown"
     mr: dict[str, Path]  # contrast -> file, in the checkpoint's channel order
-    mask: Path | None
 
     @property
     def tag(self) -> str:
@@ -138,20 +140,29 @@ def _metadata_field(volume: Volume) -> float | None:
     return parse_field(volume.meta.get("field_T"))
 
 
+def _read_mr(path: Path, contrast: str, options: PredictOptions) -> Volume:
+    """Read one MR input; a file whose intensities look like CT (HU air near -1000) is refused."""
+    volume = read_volume(path, options.volume, series_uid=options.series, allow_gaps=options.allow_gaps)
+    if volume.meta.get("modality") == "ct" or volume.meta.get("modality_guess") == "ct":
+        raise InputError(f"--{'mr' if contrast == 't1w' else contrast} {path}: looks like a CT (DICOM modality or HU air near -1000), "
+                         "not an MR; give the MR image")
+    return volume
+
+
 def _predict_and_write(
     models: Sequence[torch.nn.Module], info: CheckpointInfo, checkpoints: Sequence[str], mr_paths: Mapping[str, Path],
     field_T: float | None, mask_path: Path | None, out_dir: Path, tag: str, options: PredictOptions,
 ) -> list[Path]:
     """Read, predict and write one case; an unknown ``field_T`` is taken from the first MR's metadata when it has one."""
     check_contrasts(list(mr_paths), info)
-    mr = {contrast: read_volume(path) for contrast, path in mr_paths.items()}
+    mr = {contrast: _read_mr(path, contrast, options) for contrast, path in mr_paths.items()}
     field_T = field_T if field_T is not None else _metadata_field(next(iter(mr.values())))
     mask = read_volume(mask_path) if mask_path is not None else None
     prediction = predict_volume(models, info, mr, field_T, tta=options.tta, device=options.device, head_mask=mask, overlap=options.overlap)
     record = {
         "checkpoints": [str(Path(c).resolve()) for c in checkpoints],
         "inputs": {contrast: str(Path(path).resolve()) for contrast, path in mr_paths.items()},
-        "head_mask": str(mask_path) if mask_path else "computed from the MR (Otsu)",
+        "head_mask": str(mask_path) if mask_path else f"computed from the MR ({info.plan.head_mask})",
         "field_T": format_field(field_T),
         "contrasts": list(mr_paths),
     }
@@ -181,17 +192,15 @@ def cohort_cases(
     data_dir: Path, contrast_sets: Sequence[Sequence[str]], fields: Sequence[str] = (), subjects: Sequence[str] = ()
 ) -> list[CohortCase]:
     """Every (subject, field, contrast set) of the manifest with all the set's contrasts present
-    (``fields`` and ``subjects`` empty: all)."""
+    (``fields`` and ``subjects`` empty: all). The cohort's head masks are not used: a user has none, so
+    predictions make theirs by the checkpoint's plan, and only evaluation scores inside the reference."""
     rows = [row for row in read_manifest(data_dir / MANIFEST_NAME) if not subjects or row.subject in subjects]
     images: dict[tuple[str, str], dict[str, Path]] = defaultdict(dict)
-    masks: dict[str, Path] = {}
     for row in rows:
         if row.modality == "mr" and (not fields or row.field_T in fields):
             images[(row.subject, row.field_T)][row.contrast] = data_dir / row.path
-        elif row.modality == "mask":
-            masks[row.subject] = data_dir / row.path
     cases = [
-        CohortCase(subject, field_T, {c: available[c] for c in contrasts}, masks.get(subject))
+        CohortCase(subject, field_T, {c: available[c] for c in contrasts})
         for (subject, field_T), available in sorted(images.items())
         for contrasts in contrast_sets
         if all(c in available for c in contrasts)
@@ -246,5 +255,5 @@ def predict_cohort(
     desc = f"predict {method_dir.name}" + (f" [rank {rank}/{world}]" if world > 1 else "")
     for case in tqdm(todo, desc=desc, unit="case", disable=not progress, dynamic_ncols=True):
         field_T = parse_field(case.field_T)
-        _predict_and_write(models, info, checkpoints, case.mr, field_T, case.mask, method_dir / case.subject, case.tag, options)
+        _predict_and_write(models, info, checkpoints, case.mr, field_T, None, method_dir / case.subject, case.tag, options)
     return method_dir

@@ -26,16 +26,20 @@ def trained(toy_cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_checkpoint_loads_with_weights_only_and_holds_everything_to_resume(trained: Path) -> None:
     state = torch.load(trained, weights_only=True)
     assert state["step"] == 2 and state["version"] and state["format"] == checkpoint.FORMAT
-    assert {"model", "optimizer", "scheduler", "scaler", "rng", "config", "stats"} <= set(state)
+    assert {"model", "optimizer", "scheduler", "scaler", "rng", "config", "stats", "plan"} <= set(state)
     assert state["stats"]["fields_seen"] == ["1.5", "3"]
-    assert set(state["stats"]["t1w"]) == {"mean", "std", "p1", "p50", "p99"}
+    plan = state["plan"]
+    assert plan["spacing_mm"] == [4.0, 4.0, 4.0] and plan["orientation"] == "RAS" and plan["head_mask"] == "mr-log-otsu"
+    assert plan["n4"] is False and plan["normalisation"] == "percentile" and plan["crop_margin_mm"] == 10.0
+    assert set(plan["intensity_stats"]["t1w"]) == {"mean", "std", "p1", "p50", "p99"}
 
 
 def test_load_for_inference_rebuilds_the_trained_model(trained: Path) -> None:
     model, info = load_for_inference(trained)
     assert not model.training
-    assert info.contrasts == ["t1w", "flair"] and info.normalisation == "percentile" and info.patch_size == [16, 16, 16]
+    assert info.contrasts == ["t1w", "flair"] and info.plan.normalisation == "percentile" and info.patch_size == [16, 16, 16]
     assert info.fields_seen == ["1.5", "3"] and info.contrasts_seen == ["flair", "t1w"] and info.step == 2
+    assert info.mirror_axes == [0]  # left-right mirroring in training: the one axis test-time augmentation may flip
     out = model(torch.zeros(1, 2, 16, 16, 16), encode_condition(None, ["t1w"])[None])
     assert out["hu"].shape == (1, 1, 16, 16, 16)
     torch.testing.assert_close(model.state_dict()["hu_head.weight"], read_checkpoint(trained)["model"]["hu_head.weight"])

@@ -7,8 +7,12 @@ from cranial_sct.errors import InputError
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest, write_manifest
 from cranial_sct.io.nifti import read_nifti, write_nifti
 from cranial_sct.io.volume import Volume
+from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training.config import DataConfig
-from cranial_sct.training.dataset import AIR, BONE, SOFT, intensity_statistics, load_cases, split_subjects, stage1_classes
+from cranial_sct.hounsfield import AIR, BONE, SOFT
+from cranial_sct.training.dataset import intensity_statistics, load_cases, split_subjects, stage1_classes
+
+TOY_PLAN = InputPlan(spacing_mm=[4.0, 4.0, 4.0])  # the toy cohort's own voxel size
 
 
 def test_stage1_classes_follow_ct_thresholds_inside_the_head() -> None:
@@ -19,10 +23,10 @@ def test_stage1_classes_follow_ct_thresholds_inside_the_head() -> None:
 
 def test_cases_have_channels_in_model_order_and_zeros_for_absent_contrasts(toy_cohort: Path) -> None:
     config = DataConfig(root=str(toy_cohort))
-    cases = load_cases(config, ["t2w", "t1w"], ["sub-00"], [])
+    cases = load_cases(config, TOY_PLAN, ["t2w", "t1w"], ["sub-00"], [])
     assert [c.field_T for c in cases] == ["1.5", "3"]
     case = cases[0]
-    assert case.present == ["t1w"] and case.mr.shape == (2, 24, 24, 24) and not case.mr[0].any()
+    assert case.present == ["t1w"] and case.mr.shape[0] == 2 and case.mr.shape[1:] == case.ct.shape and not case.mr[0].any()
     assert case.condition().tolist()[2:] == [1.0, 0.0, 0.0, 0.0]
     head = case.mr[1][case.mask > 0]
     assert np.percentile(head, 0.5) == pytest.approx(0.0, abs=1e-5) and np.percentile(head, 99.5) == pytest.approx(1.0, abs=1e-5)
@@ -49,4 +53,4 @@ def test_mr_off_the_ct_grid_is_refused(toy_cohort: Path, tmp_path: Path) -> None
         write_nifti(volume, root / row.path)
     write_manifest(rows, root / MANIFEST_NAME)
     with pytest.raises(InputError, match="not on the same voxel grid"):
-        load_cases(DataConfig(root=str(root)), ["t1w"], ["sub-00"], [])
+        load_cases(DataConfig(root=str(root)), TOY_PLAN, ["t1w"], ["sub-00"], [])

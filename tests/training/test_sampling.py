@@ -4,14 +4,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from cranial_sct.augment import Augmenter
+from cranial_sct.training.augment import Augmenter
+from cranial_sct.hounsfield import BONE
+from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training.config import AugmentConfig, DataConfig
-from cranial_sct.training.dataset import BONE, load_cases
+from cranial_sct.training.dataset import load_cases
 from cranial_sct.training.sampling import PatchDataset, StepSampler
+
+TOY_PLAN = InputPlan(spacing_mm=[4.0, 4.0, 4.0])  # the toy cohort's own voxel size
 
 
 def cases(root: Path):
-    return load_cases(DataConfig(root=str(root)), ["t1w", "flair"], ["sub-00", "sub-01"], [])
+    return load_cases(DataConfig(root=str(root)), TOY_PLAN, ["t1w", "flair"], ["sub-00", "sub-01"], [])
 
 
 def test_about_two_thirds_of_patches_are_centred_on_bone(toy_cohort: Path) -> None:

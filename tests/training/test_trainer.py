@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from cranial_sct.errors import InputError
+from cranial_sct.hounsfield import AIR
 from cranial_sct.phantom.cohort import simulate_cohort
 from cranial_sct.training.checkpoint import load_for_inference, read_checkpoint
 from cranial_sct.training.config import TrainConfig, load_config, save_config
 from cranial_sct.training.dataset import load_cases
 from cranial_sct.training.sampling import PatchDataset
-from cranial_sct.training.trainer import train, validate
+from cranial_sct.training.trainer import build_input_plan, train, validate
 
 torch.set_num_threads(1)
 
@@ -67,7 +68,7 @@ def overfit_one_subject(root: Path, subject: str, run_dir: Path, steps: int, pat
         "optim.schedule=constant",
     )
     model, _ = load_for_inference(train(config) / "checkpoints" / "last.pt")
-    return validate(model, load_cases(config.data, config.model.contrasts, [subject], ["1.5"]), config)
+    return validate(model, load_cases(config.data, build_input_plan(config, subject), config.model.contrasts, [subject], ["1.5"]), config)
 
 
 def test_cascade_overfits_one_toy_subject(toy_cohort: Path, tmp_path: Path) -> None:
@@ -78,25 +79,30 @@ def test_cascade_overfits_one_toy_subject(toy_cohort: Path, tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_cascade_overfits_its_own_patches_of_one_phantom_subject(tmp_path: Path) -> None:
-    """Measured: 24 HU head MAE on its 4 training patches after 200 steps (22 s on a loaded core),
-    from 280 HU untrained. (Whole-volume MAE on the 4 mm phantom is much higher at this budget:
-    127 HU after 200 steps of fresh 16^3 patches, 76 HU after 300 steps of 24^3.)"""
+    """Tissue (soft + bone) MAE on its 4 training patches. Measured with the plan's MR head mask:
+    17-31 HU soft, 15-19 HU bone after 300 steps (23-33 HU both), from 280 HU untrained. Air inside the
+    MR mask (the head's partial-volume rim, which the CT mask used to leave out) stays near 200-300 HU
+    at this budget, so it is bounded apart. (Whole-volume MAE on the 4 mm phantom is much higher at this
+    budget: 127 HU after 200 steps of fresh 16^3 patches, 76 HU after 300 steps of 24^3.)"""
     simulate_cohort(tmp_path / "phantom", 1, [1.5], ["t1w", "flair"], 4.0, seed=0)
     config = tiny_config(
-        tmp_path / "phantom", tmp_path / "run", "model.features=[16,32]", "train.steps=200", "train.steps_per_epoch=200",
-        "train.checkpoint_every=200", "sampling.distinct_patches=4", "augment.enabled=false", "data.val_count=0",
+        tmp_path / "phantom", tmp_path / "run", "model.features=[16,32]", "train.steps=300", "train.steps_per_epoch=300",
+        "train.checkpoint_every=300", "sampling.distinct_patches=4", "augment.enabled=false", "data.val_count=0",
         "optim.lr=3.0e-3", "optim.schedule=constant",
     )
     model, _ = load_for_inference(train(config) / "checkpoints" / "last.pt")
-    cases = load_cases(config.data, config.model.contrasts, ["sub-000"], ["1.5"])
+    cases = load_cases(config.data, build_input_plan(config, "sub-000"), config.model.contrasts, ["sub-000"], ["1.5"])
     patches = PatchDataset(cases, config.sampling.patch_size, config.sampling.bone_fraction, config.seed, None, 4)
-    errors = []
+    errors, air_errors = [], []
     with torch.no_grad():
         for index in range(4):
             patch = patches[index]
-            hu = model(patch["mr"][None], patch["cond"][None])["hu"][0, 0]
-            errors.append((hu - patch["ct"][0]).abs()[patch["mask"][0] > 0].mean().item())
+            error = (model(patch["mr"][None], patch["cond"][None])["hu"][0, 0] - patch["ct"][0]).abs()
+            head, air = patch["mask"][0] > 0, patch["classes"][0] == AIR
+            errors.append(error[head & ~air].mean().item())
+            air_errors.append(error[head & air].mean().item())
     assert max(errors) < 40, errors
+    assert max(air_errors) < 400, air_errors
 
 
 def test_bulk_density_is_fitted_and_saved(toy_cohort: Path, tmp_path: Path) -> None:

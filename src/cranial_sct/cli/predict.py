@@ -25,12 +25,15 @@ def predict_command(
     contrasts: list[str] = typer.Option([], "--contrasts", help="With --data: input sets such as t1w or t1w+flair (repeatable; default all the checkpoint's)."),
     method: Optional[str] = typer.Option(None, "--method", help="With --data: method folder name (default e.g. cascade-resunet)."),
     dicom: bool = typer.Option(False, "--dicom", help="Also write the sCT as a DICOM CT series."),
-    tta: bool = typer.Option(False, "--tta", help="Mirroring test-time augmentation (8 passes); gives an uncertainty map."),
+    tta: bool = typer.Option(False, "--tta", help="Test-time mirroring along the axes mirrored in training (left-right: 2 passes); gives an uncertainty map."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda (windows on the GPU, CPU fallback when it runs out of memory)."),
     mu_map: bool = typer.Option(False, "--mu-map", help="Also write the 511 keV attenuation map (cm^-1) for PET/MR."),
     kvp: int = typer.Option(120, "--kvp", help="CT tube voltage the HU refer to (bilinear HU -> mu coefficients)."),
     density: bool = typer.Option(False, "--density", help="Also write relative electron density for dose calculation."),
     density_table: Optional[Path] = typer.Option(None, "--density-table", help="CSV 'hu,density' calibration (default: a generic table)."),
+    series: Optional[str] = typer.Option(None, "--series", help="DICOM SeriesInstanceUID when an MR folder holds several series."),
+    volume: Optional[int] = typer.Option(None, "--volume", help="Volume index K of a 4D MR image."),
+    allow_gaps: bool = typer.Option(False, "--allow-gaps", help="Interpolate missing DICOM slices instead of refusing the series."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing predictions."),
 ) -> None:
     """Synthetic CT (+ skull mask, bone probability, uncertainty) from MRI, on the MR's own grid."""
@@ -47,6 +50,7 @@ def predict_command(
     options = PredictOptions(
         tta=tta, device=device, dicom=dicom, mu_map=mu_map, kvp=kvp, density=density or density_table is not None,
         density_table=read_density_table(density_table) if density_table else DEFAULT_DENSITY_TABLE, overwrite=overwrite,
+        series=series, volume=volume, allow_gaps=allow_gaps,
     )
     checkpoints = [str(path) for path in checkpoint]
     inputs = {name: path for name, path in (("t1w", mr), ("flair", flair), ("t2w", t2w)) if path is not None}

@@ -32,8 +32,9 @@ import numpy as np
 from tqdm import tqdm
 
 from cranial_sct.errors import InputError
-from cranial_sct.evaluation.metrics import AIR_MAX_HU, PRESETS, CaseMetrics, reference_bone
+from cranial_sct.evaluation.metrics import PRESETS, CaseMetrics, reference_bone
 from cranial_sct.evaluation.statistics import paired_tests
+from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
 from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
@@ -198,7 +199,7 @@ def evaluate(
     ref_dir: str | os.PathLike[str],
     preset: str = "synthrad2023",
     out_dir: str | os.PathLike[str] | None = None,
-    bone_threshold_hu: float = 300.0,
+    bone_threshold_hu: float = BONE_THRESHOLD_HU,
     mu_map: bool = False,
     kvp: int = 120,
     progress: bool = True,
@@ -225,7 +226,7 @@ def evaluate(
     summary = {
         "preset": preset,
         "bone_threshold_hu": bone_threshold_hu,
-        "air_max_hu": AIR_MAX_HU,
+        "air_max_hu": AIR_BELOW_HU,
         "mu_map": mu_map,
         "kvp": kvp,
         "pred_dir": str(Path(pred_dir).resolve()),

@@ -24,12 +24,12 @@ from skimage.util import crop
 
 from cranial_sct.conversion import hu_to_mu_511kev
 from cranial_sct.evaluation.statistics import summarise
+from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
+from cranial_sct.hounsfield import HU_MIN as HU_FLOOR  # SynthRAD's lower clip and the value given to voxels outside the mask
 
-HU_FLOOR = -1024.0  # SynthRAD's lower clip and the value given to voxels outside the mask
 SSIM_BORDER = 3  # (7 - 1) // 2: skimage's window radius, the border its own mean SSIM excludes
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003, Eq. 7
 MS_SSIM_MIN_SIZE = 97  # the SynthRAD2025 code edge-pads every axis to this so 5 levels fit
-AIR_MAX_HU = -400.0  # below this the reference voxel counts as air (sinus, mastoid cells, outside)
 
 
 def _binary(mask: np.ndarray) -> np.ndarray:
@@ -175,7 +175,7 @@ def ct_regions(ct: np.ndarray, mask: np.ndarray, bone_threshold_hu: float) -> di
     """Air (< -400 HU), bone (> threshold) and soft tissue (the rest) inside the head mask."""
     inside = _binary(mask)
     bone = reference_bone(ct, mask, bone_threshold_hu)
-    air = (np.asarray(ct) < AIR_MAX_HU) & inside
+    air = (np.asarray(ct) < AIR_BELOW_HU) & inside
     return {"bone": bone, "soft": inside & ~bone & ~air, "air": air}
 
 
@@ -197,15 +197,20 @@ def hd95_mm(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> floa
     return float(value.item())
 
 
+def dice(pred: np.ndarray, ref: np.ndarray) -> float:
+    """Dice overlap of two masks (NaN when both are empty)."""
+    pred, ref = _binary(pred), _binary(ref)
+    total = float(pred.sum() + ref.sum())
+    return 2 * float(np.logical_and(pred, ref).sum()) / total if total else float("nan")
+
+
 def skull_overlap(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> dict[str, float]:
     """Dice, Jaccard and HD95 (mm) of the predicted skull against CT bone (``ref`` not empty)."""
-    pred, ref = _binary(pred), _binary(ref)
-    intersection = float(np.logical_and(pred, ref).sum())
-    total = float(pred.sum() + ref.sum())
+    overlap = dice(pred, ref)
     return {
-        "dice": 2 * intersection / total,
-        "jaccard": intersection / (total - intersection),
-        "hd95_mm": hd95_mm(pred, ref, spacing) if pred.any() else float("nan"),
+        "dice": overlap,
+        "jaccard": overlap / (2 - overlap),
+        "hd95_mm": hd95_mm(pred, ref, spacing) if _binary(pred).any() else float("nan"),
     }
 
 
@@ -228,7 +233,7 @@ class CaseMetrics:
     (method, field_T, contrast): the accumulate/aggregate pattern of MONAI's metrics.
     """
 
-    def __init__(self, preset: str = "synthrad2023", bone_threshold_hu: float = 300.0, mu_map: bool = False, kvp: int = 120):
+    def __init__(self, preset: str = "synthrad2023", bone_threshold_hu: float = BONE_THRESHOLD_HU, mu_map: bool = False, kvp: int = 120):
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
         self.preset = PRESETS[preset]

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from cranial_sct.errors import InputError
-from cranial_sct.models.cascade import CLASSES, HU_AIR
+from cranial_sct.hounsfield import CLASSES, HU_AIR
 from cranial_sct.models.conditioning import CONTRASTS
 
 _HU_RANGE = (-1024, 3072)  # histogram range for the per-class median, 1 HU bins

@@ -6,8 +6,11 @@ probabilities and predicts a soft-tissue HU map and a bone HU map. The sCT is co
     HU = p_air * HU_AIR + p_soft * HU_soft(x) + p_bone * HU_bone(x)
 
 so bone densities can only appear where stage 1 puts bone: the two tasks are structurally coupled,
-not merely trained together. Each HU head is a scaled offset around its tissue's typical value,
-which keeps the raw outputs near unit scale from the first step.
+not merely trained together. The heads are bounded so neither can stand in for the other: the soft
+head lies in (AIR_BELOW_HU, BONE_THRESHOLD_HU), so it cannot produce bone HU, and the bone head in
+(BONE_THRESHOLD_HU, HU_MAX). Each is a sigmoid started at its tissue's typical value (0 and 1000 HU),
+which keeps the raw outputs near unit scale from the first step. (The prediction side adds the hard
+guarantee on the output grid; see :mod:`cranial_sct.inference.predict`.)
 
 Outputs (dict): ``hu`` (B,1,...) sCT in HU; ``seg_logits`` (B,3,...) for (air, soft, bone);
 ``hu_soft`` and ``hu_bone`` (B,1,...) the per-region HU maps before composition.
@@ -15,18 +18,24 @@ Outputs (dict): ``hu`` (B,1,...) sCT in HU; ``seg_logits`` (B,3,...) for (air, s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU, CLASSES, HU_AIR, HU_MAX
 from cranial_sct.models.backbones import Backbone
 
-CLASSES: tuple[str, ...] = ("air", "soft", "bone")
-HU_AIR = -1000.0
-# (centre, scale) per region: soft tissue spans fat..blood (-100..65 HU), bone diploe..cortex (300..2000 HU).
-SOFT_HU = (0.0, 100.0)
-BONE_HU = (1000.0, 500.0)
+# (low, high, value at a zero raw output) per region.
+SOFT_HU = (AIR_BELOW_HU, BONE_THRESHOLD_HU, 0.0)
+BONE_HU = (BONE_THRESHOLD_HU, HU_MAX, 1000.0)
+
+
+def bounded_hu(raw: torch.Tensor, low: float, high: float, start: float) -> torch.Tensor:
+    """``raw`` mapped into (low, high) by a sigmoid shifted so that ``raw = 0`` gives ``start``."""
+    fraction = (start - low) / (high - low)
+    return low + (high - low) * torch.sigmoid(raw + math.log(fraction / (1 - fraction)))
 
 
 class CascadeModel(nn.Module):
@@ -47,7 +56,7 @@ class CascadeModel(nn.Module):
         seg_logits = self.seg_head(self.stage1(mr, cond))
         probs = torch.softmax(seg_logits.float(), dim=1)
         raw = self.hu_head(self.stage2(torch.cat([mr, probs.to(mr.dtype)], dim=1), cond)).float()
-        hu_soft = SOFT_HU[0] + SOFT_HU[1] * raw[:, :1]
-        hu_bone = BONE_HU[0] + BONE_HU[1] * raw[:, 1:]
+        hu_soft = bounded_hu(raw[:, :1], *SOFT_HU)
+        hu_bone = bounded_hu(raw[:, 1:], *BONE_HU)
         hu = probs[:, :1] * HU_AIR + probs[:, 1:2] * hu_soft + probs[:, 2:] * hu_bone
         return {"hu": hu, "seg_logits": seg_logits.float(), "hu_soft": hu_soft, "hu_bone": hu_bone}

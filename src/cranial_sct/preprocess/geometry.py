@@ -8,6 +8,7 @@ by resampling for resample steps (through the inverse of a recorded rigid transf
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import nibabel as nib
@@ -46,14 +47,16 @@ def reorient(volume: Volume, codes: str = "RAS") -> tuple[Volume, Step]:
     return out, {"op": "reorient", "from": grid_of(volume), "to": grid_of(out)}
 
 
-def spacing_grid(volume: Volume, spacing_mm: float) -> dict[str, Any]:
-    """A grid with isotropic ``spacing_mm``, the same axes and (to within a voxel) the same field of view."""
+def spacing_grid(volume: Volume, spacing_mm: float | Sequence[float]) -> dict[str, Any]:
+    """A grid with ``spacing_mm`` (one value, or one per array axis), the same axes and (to within a
+    voxel) the same field of view."""
     old = np.asarray(volume.spacing)
+    new = np.broadcast_to(np.asarray(spacing_mm, dtype=np.float64), (3,))
     directions = volume.affine[:3, :3] / old
-    shape = np.maximum(1, np.ceil(np.asarray(volume.shape[:3]) * old / spacing_mm - 1e-6)).astype(int)
+    shape = np.maximum(1, np.ceil(np.asarray(volume.shape[:3]) * old / new - 1e-6)).astype(int)
     corner = volume.affine[:3, :3] @ np.full(3, -0.5) + volume.affine[:3, 3]
     affine = np.eye(4)
-    affine[:3, :3] = directions * spacing_mm
+    affine[:3, :3] = directions * new
     affine[:3, 3] = corner + affine[:3, :3] @ np.full(3, 0.5)
     return {"shape": shape.tolist(), "affine": affine.tolist()}
 

@@ -1,4 +1,4 @@
-"""Head mask as SynthRAD2023 builds it: Otsu threshold, largest component, closing, hole filling.
+"""Head mask as SynthRAD2023 builds it: Otsu threshold, largest component(s), closing, hole filling.
 
 ``head_mask`` thresholds the intensities as given, which suits CT (air vs tissue). MR needs
 ``mr_head_mask``: Otsu on log intensities, because B1 drop-out at 7 T and the dark scalp of FLAIR put
@@ -13,6 +13,7 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 CLOSING_RADIUS_VOXELS = 2
+MIN_COMPONENT_SHARE = 0.1  # components kept: at least this fraction of the largest one
 
 
 def head_mask(array: np.ndarray) -> np.ndarray:
@@ -26,7 +27,9 @@ def head_mask(array: np.ndarray) -> np.ndarray:
         return foreground
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    largest = labels == int(np.argmax(sizes))
+    # Not only the largest component: on MR the dark skull can cut the scalp off from the brain, and
+    # hole filling then restores the skull between them; noise specks stay far below this share.
+    largest = np.isin(labels, np.flatnonzero(sizes >= MIN_COMPONENT_SHARE * sizes.max()))
     ball = _ball(CLOSING_RADIUS_VOXELS)
     padded = np.pad(largest, CLOSING_RADIUS_VOXELS)  # closing must not erode at the image border
     closed = ndimage.binary_closing(padded, structure=ball)[(slice(CLOSING_RADIUS_VOXELS, -CLOSING_RADIUS_VOXELS),) * 3]

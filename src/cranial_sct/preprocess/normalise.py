@@ -39,4 +39,4 @@ def normalise_mr(
         raise ValueError(f"unknown normalisation {method!r}; use 'percentile' or 'zscore'")
     if not np.isfinite(scale) or scale <= 0:
         raise ValueError("normalise_mr: constant intensities inside the head mask")
-    return ((array.astype(np.float64) - offset) / scale).astype(np.float32)
+    return (np.asarray(array, np.float32) - np.float32(offset)) / np.float32(scale)  # float32: no whole-volume float64 copy

@@ -19,6 +19,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from cranial_sct.errors import InputError
+from cranial_sct.hounsfield import HU_MAX, HU_MIN
 from cranial_sct.io.volume import Volume
 from cranial_sct.preprocess.bias import n4_correct
 from cranial_sct.preprocess.geometry import (
@@ -28,7 +29,6 @@ from cranial_sct.preprocess.masks import head_mask, mr_head_mask
 from cranial_sct.preprocess.normalise import NormMethod, normalise_mr
 from cranial_sct.preprocess.registration import RegistrationOptions, register_rigid
 
-CT_AIR_HU = -1024.0
 MIN_OVERLAP = 0.5  # fraction of the head that must lie inside the registered MR's field of view
 
 
@@ -38,7 +38,7 @@ class PreprocessOptions:
     registered: bool = False  # True: MR and CT already aligned, skip registration
     n4: bool = True
     normalise: NormMethod | None = "percentile"
-    ct_range: tuple[float, float] = (-1024.0, 3071.0)
+    ct_range: tuple[float, float] = (HU_MIN, HU_MAX)
     crop_margin_mm: float | None = 10.0  # None: no crop
     registration: RegistrationOptions = field(default_factory=RegistrationOptions)
 
@@ -76,7 +76,7 @@ def preprocess_case(images: CaseImages, options: PreprocessOptions = PreprocessO
     reference_name = "ct" if has_ct else first_mr
     chains: dict[str, dict[str, Any]] = {}
     reference, chains[reference_name] = _to_reference_grid(
-        images.ct if has_ct else raw_mr[first_mr], options, CT_AIR_HU if has_ct else 0.0
+        images.ct if has_ct else raw_mr[first_mr], options, HU_MIN if has_ct else 0.0
     )
     target = grid_of(reference)
     ct = reference.with_array(np.rint(np.clip(reference.array, *options.ct_range)).astype(np.int16)) if has_ct else None

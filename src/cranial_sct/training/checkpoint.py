@@ -2,8 +2,8 @@
 
 A checkpoint holds everything needed to continue exactly (weights, optimiser, scheduler, grad
 scaler, every RNG state, the step) and everything inference needs to use the model correctly (the
-resolved config with channel order and normalisation, the training intensity statistics and the
-fields/contrasts seen, the patch size, the package version). Written through ``atomic_path``, so an
+resolved config with channel order, the network-input plan with the training intensity statistics,
+the fields/contrasts seen, the patch size, the package version). Written through ``atomic_path``, so an
 interrupted write leaves the previous checkpoint untouched.
 """
 
@@ -26,6 +26,7 @@ from cranial_sct import __version__
 from cranial_sct.errors import InputError
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.models.registry import ModelConfig, build_model
+from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training.config import TrainConfig, from_dict
 
 FORMAT = "cranial-sct-checkpoint/1"
@@ -34,11 +35,11 @@ FORMAT = "cranial-sct-checkpoint/1"
 @dataclass
 class CheckpointInfo:
     config: TrainConfig
+    plan: InputPlan  # how the network's input is made (spacing, mask rule, N4, normalisation, statistics)
     contrasts: list[str]  # input channel order
-    normalisation: str  # normalise_mr method used for every MR channel
-    intensity_stats: dict[str, Any]  # per contrast: mean, std, p1, p50, p99 of normalised head intensities
     fields_seen: list[str]
     contrasts_seen: list[str]
+    mirror_axes: list[int]  # axes mirrored in training: the only ones test-time augmentation may flip
     patch_size: list[int]
     step: int
     version: str
@@ -93,11 +94,14 @@ def load_for_inference(path: str | os.PathLike[str], map_location: str | torch.d
     config = stored_config(state, path)
     model = build_model(config.model)
     load_weights(model, state["model"], path)
+    if "plan" not in state:
+        raise InputError(f"{path}: checkpoint predates the network-input plan (cranial-sct < 0.2); retrain it")
     stats = state["stats"]
+    augment = config.augment
     info = CheckpointInfo(
-        config=config, contrasts=list(config.model.contrasts), normalisation=config.data.normalisation,
-        intensity_stats={k: v for k, v in stats.items() if k not in ("fields_seen", "contrasts_seen")},
+        config=config, plan=InputPlan.from_dict(state["plan"]), contrasts=list(config.model.contrasts),
         fields_seen=list(stats["fields_seen"]), contrasts_seen=list(stats["contrasts_seen"]),
+        mirror_axes=sorted(augment.flip_axes) if augment.enabled and augment.flip_probability > 0 else [],
         patch_size=list(config.sampling.patch_size), step=int(state["step"]), version=str(state["version"]),
     )
     return model.to(map_location).eval(), info

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from cranial_sct.errors import InputError
+from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.models.registry import ModelConfig
 
@@ -29,9 +30,14 @@ class DataConfig:
     val_count: int = 1
     fields: list[str] = field(default_factory=list)  # field strengths to train on, e.g. ["1.5"]; empty: all
     val_fields: list[str] = field(default_factory=list)  # empty: same as ``fields``
+    # The network-input plan (cranial_sct.preprocess.plan), recorded in every checkpoint:
+    spacing_mm: list[float] = field(default_factory=list)  # network voxel size per axis; empty: the training CTs' own
+    n4: bool = False  # N4 bias correction of every MR (training and predict)
+    head_mask: Literal["mr-log-otsu"] = "mr-log-otsu"  # rule that makes the network's head mask from the MR
+    crop_margin_mm: float = 10.0  # head box plus this margin is what the network sees
     normalisation: Literal["percentile", "zscore"] = "percentile"
-    air_below_hu: float = -400.0  # stage-1 target: CT below this inside the head is air
-    bone_above_hu: float = 300.0  # ... above this is bone; the rest soft tissue
+    air_below_hu: float = AIR_BELOW_HU  # stage-1 target: CT below this inside the head is air
+    bone_above_hu: float = BONE_THRESHOLD_HU  # ... above this is bone; the rest soft tissue
 
 
 @dataclass
@@ -50,6 +56,8 @@ class AugmentConfig:
     tissue_remap_probability: float = 0.5  # SynthSeg-style per-tissue contrast re-mapping
     channel_dropout: float = 0.2  # per channel; at least one channel is always kept
     condition_dropout: float = 0.2  # probability of hiding the field strength
+    flip_axes: list[int] = field(default_factory=lambda: [0])  # mirrored in training (0: left-right); --tta uses only these
+    flip_probability: float = 0.5  # per axis in flip_axes
 
 
 @dataclass
@@ -192,6 +200,10 @@ def validate(config: TrainConfig) -> None:
         (config.data.air_below_hu < config.data.bone_above_hu, "data.air_below_hu must be below data.bone_above_hu"),
         (config.init_from or not config.freeze_encoder, "freeze_encoder needs init_from (a trained checkpoint)"),
         (config.data.root != "", "data.root must name the folder holding manifest.csv"),
+        (len(config.data.spacing_mm) in (0, 1, 3) and all(s > 0 for s in config.data.spacing_mm),
+         "data.spacing_mm must be empty, one positive size or three"),
+        (config.data.crop_margin_mm >= 0, "data.crop_margin_mm must be 0 or more"),
+        (set(config.augment.flip_axes) <= {0, 1, 2}, "augment.flip_axes must be array axes 0, 1 or 2"),
     ]
     for ok, message in checks:
         if not ok:

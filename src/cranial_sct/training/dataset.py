@@ -1,10 +1,13 @@
-"""Training cases read through the dataset manifest: MR channels, CT, head mask and stage-1 classes.
+"""Training cases read through the dataset manifest and made into network input by the plan.
 
 A case is one subject at one field strength: its MR contrasts become channels in the model's order
-(an absent contrast is a zero channel, and the condition vector says so). MR is normalised inside
-the head mask with the same function inference uses. The stage-1 target comes from CT thresholds
-inside the head, so real data needs no label maps; a ``labels`` file, where present, only refines
-the tissue map used by the contrast re-mapping augmentation.
+(an absent contrast is a zero channel, and the condition vector says so). Every case goes through
+:func:`cranial_sct.preprocess.plan.prepare`, the same function ``predict`` uses: resampled to the
+plan's spacing, head mask by the plan's rule from the MR (not from the CT, which a user never has),
+cropped with the plan's margin and normalised once. The CT, the tissue labels and the reference head
+mask follow the same steps. The stage-1 target comes from CT thresholds inside the head, so real data
+needs no label maps; a ``labels`` file, where present, only refines the tissue map used by the
+contrast re-mapping augmentation. The reference mask (the cohort's ``mask`` file) only scores.
 """
 
 from __future__ import annotations
@@ -17,14 +20,13 @@ import numpy as np
 import torch
 
 from cranial_sct.errors import InputError
+from cranial_sct.hounsfield import AIR, BONE, HU_MIN, SOFT
 from cranial_sct.io.manifest import MANIFEST_NAME, ManifestRow, read_manifest
 from cranial_sct.io.nifti import read_nifti
 from cranial_sct.io.volume import Volume
 from cranial_sct.models.conditioning import encode_condition
-from cranial_sct.preprocess.normalise import normalise_mr
+from cranial_sct.preprocess.plan import InputPlan, prepare
 from cranial_sct.training.config import DataConfig
-
-AIR, SOFT, BONE = 0, 1, 2
 
 
 @dataclass
@@ -34,7 +36,8 @@ class Case:
     present: list[str]  # contrasts present, in channel order
     mr: np.ndarray  # (C, D, H, W) float32, normalised inside the head
     ct: np.ndarray  # (D, H, W) float32 HU
-    mask: np.ndarray  # (D, H, W) uint8 head mask
+    mask: np.ndarray  # (D, H, W) uint8 head mask by the plan's rule (what the network is given)
+    reference_mask: np.ndarray  # (D, H, W) bool head mask from the cohort, for scoring only
     classes: np.ndarray  # (D, H, W) uint8 air / soft / bone
     tissues: np.ndarray  # (D, H, W) integer tissue map for contrast re-mapping
 
@@ -61,12 +64,26 @@ def _read(root: Path, row: ManifestRow, reference: Volume | None) -> Volume:
     return volume
 
 
-def load_cases(config: DataConfig, contrasts: list[str], subjects: list[str], fields: list[str]) -> list[Case]:
-    """One case per (subject, field strength) with at least one of ``contrasts``, ``fields`` empty = all."""
-    root = Path(config.root)
+def _by_subject(root: Path) -> dict[str, list[ManifestRow]]:
     by_subject: dict[str, list[ManifestRow]] = defaultdict(list)
     for row in read_manifest(root / MANIFEST_NAME):
         by_subject[row.subject].append(row)
+    return by_subject
+
+
+def native_spacing(config: DataConfig, subject: str) -> list[float]:
+    """The voxel size of ``subject``'s CT: the plan's spacing when the config leaves it to the data."""
+    root = Path(config.root)
+    cts = [row for row in _by_subject(root).get(subject, []) if row.modality == "ct"]
+    if not cts:
+        raise InputError(f"{root / MANIFEST_NAME}: subject {subject!r} needs a ct row for training")
+    return [round(s, 6) for s in _read(root, cts[0], None).spacing]
+
+
+def load_cases(config: DataConfig, plan: InputPlan, contrasts: list[str], subjects: list[str], fields: list[str]) -> list[Case]:
+    """One case per (subject, field strength) with at least one of ``contrasts``, ``fields`` empty = all."""
+    root = Path(config.root)
+    by_subject = _by_subject(root)
     cases = []
     for subject in subjects:
         rows = by_subject.get(subject)
@@ -76,21 +93,24 @@ def load_cases(config: DataConfig, contrasts: list[str], subjects: list[str], fi
         if "ct" not in single or "mask" not in single:
             raise InputError(f"{root / MANIFEST_NAME}: subject {subject!r} needs a ct and a mask row for training")
         ct = _read(root, single["ct"], None)
-        mask = (_read(root, single["mask"], ct).array > 0).astype(np.uint8)
-        classes = stage1_classes(ct.array.astype(np.float32), mask, config)
-        tissues = _read(root, single["labels"], ct).array.astype(np.int32) if "labels" in single else classes
+        carried = {"ct": (ct.with_array(ct.array.astype(np.float32)), "linear", HU_MIN),
+                   "reference_mask": (_read(root, single["mask"], ct), "nearest", 0.0)}
+        if "labels" in single:
+            carried["labels"] = (_read(root, single["labels"], ct), "nearest", 0.0)
         mr_rows: dict[str, dict[str, ManifestRow]] = defaultdict(dict)
         for row in rows:
             if row.modality == "mr" and row.contrast in contrasts and (not fields or row.field_T in fields):
                 mr_rows[row.field_T][row.contrast] = row
         for field_T, by_contrast in sorted(mr_rows.items()):
-            channels = [
-                normalise_mr(_read(root, by_contrast[c], ct).array, mask, config.normalisation)
-                if c in by_contrast else np.zeros(ct.shape, np.float32)
-                for c in contrasts
-            ]
             present = [c for c in contrasts if c in by_contrast]
-            cases.append(Case(subject, field_T, present, np.stack(channels), ct.array.astype(np.float32), mask, classes, tissues))
+            prepared = prepare(plan, {c: _read(root, by_contrast[c], ct) for c in present}, companions=carried)
+            mask = prepared.mask.astype(np.uint8)
+            ct_array = prepared.companions["ct"].astype(np.float32)
+            classes = stage1_classes(ct_array, mask, config)
+            tissues = prepared.companions["labels"].astype(np.int32) if "labels" in carried else classes
+            channels = [prepared.channels.get(c, np.zeros(mask.shape, np.float32)) for c in contrasts]
+            cases.append(Case(subject, field_T, present, np.stack(channels), ct_array, mask,
+                              prepared.companions["reference_mask"] > 0, classes, tissues))
     return cases
 
 

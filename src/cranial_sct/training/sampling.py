@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from cranial_sct.augment import Augmenter
+from cranial_sct.training.augment import Augmenter
 from cranial_sct.errors import InputError
-from cranial_sct.training.dataset import BONE, Case
+from cranial_sct.hounsfield import BONE
+from cranial_sct.training.dataset import Case
 
 
 class PatchDataset(Dataset):
@@ -56,14 +57,17 @@ class PatchDataset(Dataset):
         start = np.clip(self._centre(index, rng) - self.patch // 2, 0, np.array(case.ct.shape) - self.patch)
         window = tuple(slice(s, s + n) for s, n in zip(start, self.patch))
         mr, cond = case.mr[(slice(None), *window)], case.condition()
+        ct, mask, classes, tissues = (a[window][None] for a in (case.ct, case.mask, case.classes, case.tissues))
         if self.augmenter is not None:
-            mr, cond = self.augmenter(mr, case.tissues[window], cond, rng)
+            axes = tuple(a + 1 for a in self.augmenter.mirror_axes(rng))  # every array mirrored together
+            mr, ct, mask, classes, tissues = (np.flip(a, axes) for a in (mr, ct, mask, classes, tissues))
+            mr, cond = self.augmenter(mr, tissues[0], cond, rng)
         return {
             "mr": torch.from_numpy(np.ascontiguousarray(mr, dtype=np.float32)),
             "cond": cond,
-            "ct": torch.from_numpy(case.ct[window][None].copy()),
-            "mask": torch.from_numpy(case.mask[window][None].astype(np.float32)),
-            "classes": torch.from_numpy(case.classes[window][None].astype(np.int64)),
+            "ct": torch.from_numpy(np.ascontiguousarray(ct, dtype=np.float32)),
+            "mask": torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32)),
+            "classes": torch.from_numpy(np.ascontiguousarray(classes, dtype=np.int64)),
         }
 
 

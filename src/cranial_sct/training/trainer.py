@@ -9,8 +9,11 @@ Layout of a run directory::
     RUN/tensorboard/             the same, for TensorBoard
     RUN/ddp_replicas.json        per-rank parameter checksums at the end of a multi-process run
 
-Validation runs every ``train.steps_per_epoch`` steps on whole held-out volumes with MONAI's
-Gaussian-weighted sliding window. ``bulk-density`` is fitted in one pass instead of trained.
+Every case reaches the network through the input plan (:mod:`cranial_sct.preprocess.plan`), which
+is built here from ``data`` (spacing, mask rule, N4, crop margin, normalisation) plus the training
+intensity statistics and saved in every checkpoint. Validation runs every ``train.steps_per_epoch``
+steps on whole held-out volumes through the same window engine ``predict`` uses, scored inside the
+cohort's reference head mask. ``bulk-density`` is fitted in one pass instead of trained.
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.inferers import sliding_window_inference
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from cranial_sct.augment import Augmenter
 from cranial_sct.errors import InputError
+from cranial_sct.evaluation.metrics import dice, mae
+from cranial_sct.hounsfield import BONE, HU_AIR
+from cranial_sct.inference.engine import run_windows
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.models.bulk_density import BulkDensityModel
 from cranial_sct.models.registry import build_model, check_patch_size
@@ -45,7 +49,9 @@ from cranial_sct.training.checkpoint import (
     check_same_architecture, load_weights, read_checkpoint, restore_rng_state, rng_state, save_checkpoint, stored_config,
 )
 from cranial_sct.training.config import TrainConfig, save_config, to_dict
-from cranial_sct.training.dataset import BONE, Case, intensity_statistics, load_cases, split_subjects
+from cranial_sct.preprocess.plan import InputPlan
+from cranial_sct.training.augment import Augmenter
+from cranial_sct.training.dataset import Case, intensity_statistics, load_cases, native_spacing, split_subjects
 from cranial_sct.training.losses import SCTLoss
 from cranial_sct.training.sampling import PatchDataset, StepSampler
 
@@ -74,11 +80,11 @@ def train(
     try:
         _configure_torch(config, dist_info)
         run_dir = _prepare_run_dir(config, resume, dist_info)
-        train_cases, val_cases, stats = _load_data(config)
+        train_cases, val_cases, plan, stats = _load_data(config)
         if config.model.kind == "bulk-density":
-            _fit_bulk_density(config, train_cases, val_cases, stats, run_dir, dist_info)
+            _fit_bulk_density(config, train_cases, val_cases, plan, stats, run_dir, dist_info)
         else:
-            _Trainer(config, train_cases, val_cases, stats, run_dir, dist_info).run(resume, on_step)
+            _Trainer(config, train_cases, val_cases, plan, stats, run_dir, dist_info).run(resume, on_step)
         return run_dir
     finally:
         distributed.teardown()
@@ -109,26 +115,38 @@ def _prepare_run_dir(config: TrainConfig, resume: bool, dist_info: distributed.D
     return run_dir
 
 
-def _load_data(config: TrainConfig) -> tuple[list[Case], list[Case], dict[str, Any]]:
+def build_input_plan(config: TrainConfig, first_subject: str) -> InputPlan:
+    """The plan from ``data``; without ``data.spacing_mm``, the voxel size of the training data itself."""
+    data = config.data
+    spacing = data.spacing_mm * 3 if len(data.spacing_mm) == 1 else data.spacing_mm or native_spacing(data, first_subject)
+    return InputPlan(spacing_mm=[float(s) for s in spacing], head_mask=data.head_mask, n4=data.n4, normalisation=data.normalisation,
+                     crop_margin_mm=data.crop_margin_mm)
+
+
+def _load_data(config: TrainConfig) -> tuple[list[Case], list[Case], InputPlan, dict[str, Any]]:
     train_subjects, val_subjects = split_subjects(config.data)
     contrasts = config.model.contrasts
-    train_cases = load_cases(config.data, contrasts, train_subjects, config.data.fields)
+    plan = build_input_plan(config, train_subjects[0])
+    train_cases = load_cases(config.data, plan, contrasts, train_subjects, config.data.fields)
     if not train_cases:
         raise InputError(
             f"{config.data.root}: no MR of contrasts {contrasts} at fields {config.data.fields or 'any'} "
             "for the training subjects; check model.contrasts and data.fields"
         )
-    val_cases = load_cases(config.data, contrasts, val_subjects, config.data.val_fields or config.data.fields)
-    return train_cases, val_cases, intensity_statistics(train_cases, contrasts)
+    val_cases = load_cases(config.data, plan, contrasts, val_subjects, config.data.val_fields or config.data.fields)
+    stats = intensity_statistics(train_cases, contrasts)
+    plan.intensity_stats = {k: v for k, v in stats.items() if k not in ("fields_seen", "contrasts_seen")}
+    return train_cases, val_cases, plan, stats
 
 
-def _checkpoint_state(config: TrainConfig, model: nn.Module, stats: dict[str, Any], run: RunState) -> dict[str, Any]:
-    return {"step": run.step, "config": to_dict(config), "model": model.state_dict(), "stats": stats,
+def _checkpoint_state(config: TrainConfig, model: nn.Module, plan: InputPlan, stats: dict[str, Any], run: RunState) -> dict[str, Any]:
+    return {"step": run.step, "config": to_dict(config), "model": model.state_dict(), "plan": plan.to_dict(),
+            "stats": {"fields_seen": stats["fields_seen"], "contrasts_seen": stats["contrasts_seen"]},
             "best_val_mae": run.best_val_mae, "rng": rng_state()}
 
 
 def _fit_bulk_density(
-    config: TrainConfig, train_cases: list[Case], val_cases: list[Case], stats: dict[str, Any], run_dir: Path,
+    config: TrainConfig, train_cases: list[Case], val_cases: list[Case], plan: InputPlan, stats: dict[str, Any], run_dir: Path,
     dist_info: distributed.DistInfo,
 ) -> None:
     model = build_model(config.model)
@@ -141,35 +159,29 @@ def _fit_bulk_density(
     scores = validate(model, val_cases, config)
     run.best_val_mae = scores["val_mae_hu"]
     run.metrics.append({"step": 0, "epoch": 0, "train_loss": float("nan"), **scores, "lr": 0.0, "elapsed_s": 0.0})
-    state = _checkpoint_state(config, model, stats, run)
+    state = _checkpoint_state(config, model, plan, stats, run)
     save_checkpoint(run_dir / "checkpoints" / "last.pt", state)
     save_checkpoint(run_dir / "checkpoints" / "best.pt", state)
     write_metrics(run_dir / "metrics.csv", run.metrics)
 
 
-@torch.no_grad()
 def validate(model: nn.Module, cases: list[Case], config: TrainConfig) -> dict[str, float]:
-    """Mean head MAE (HU) and bone Dice over whole held-out volumes (NaN when there are none)."""
+    """Mean head MAE (HU) and bone Dice over whole held-out volumes (NaN when there are none), each volume
+    through the window engine and scored inside its reference head mask with ``evaluation.metrics``."""
     if not cases:
         return {"val_mae_hu": float("nan"), "val_bone_dice": float("nan")}
     device = next(itertools.chain(model.parameters(), model.buffers())).device
     model.eval()
     maes, dices = [], []
     for case in cases:
-        mr, cond = torch.from_numpy(case.mr)[None].to(device), case.condition()[None].to(device)
-        if getattr(model, "requires_head_mask", False):
-            out = model(mr, cond, torch.from_numpy(case.mask)[None, None].to(device))
-        else:
-            out = sliding_window_inference(
-                mr, config.sampling.patch_size, 2, lambda x: model(x, cond.expand(x.shape[0], -1)),
-                overlap=config.train.val_overlap, mode="gaussian",
-            )
-        inside = torch.from_numpy(case.mask > 0).to(device)
-        maes.append(float((out["hu"][0, 0] - torch.from_numpy(case.ct).to(device)).abs()[inside].mean()))
-        if "seg_logits" in out:
-            predicted = (out["seg_logits"][0].argmax(0) == BONE) & inside
-            truth = torch.from_numpy(case.classes == BONE).to(device)
-            dices.append(float(2 * (predicted & truth).sum() / ((predicted.sum() + truth.sum()).clamp_min(1))))
+        image = torch.from_numpy(np.concatenate([case.mr, case.mask[None].astype(np.float32)]))[None]
+        passes, _ = run_windows([model], image, case.condition()[None], config.sampling.patch_size, overlap=config.train.val_overlap,
+                                device=device)
+        inside = case.mask > 0
+        hu = np.where(inside, passes.hu_mean.numpy(), HU_AIR)
+        maes.append(mae(case.ct, hu, case.reference_mask))
+        if passes.probs is not None:
+            dices.append(dice((passes.probs.argmax(0).numpy() == BONE) & inside, case.classes == BONE))
     model.train()
     return {"val_mae_hu": float(np.mean(maes)), "val_bone_dice": float(np.mean(dices)) if dices else float("nan")}
 
@@ -201,11 +213,11 @@ def _lr_factor(config: TrainConfig) -> Callable[[int], float]:
 
 class _Trainer:
     def __init__(
-        self, config: TrainConfig, train_cases: list[Case], val_cases: list[Case], stats: dict[str, Any],
+        self, config: TrainConfig, train_cases: list[Case], val_cases: list[Case], plan: InputPlan, stats: dict[str, Any],
         run_dir: Path, dist_info: distributed.DistInfo,
     ) -> None:
         check_patch_size(config.model, config.sampling.patch_size)
-        self.config, self.val_cases, self.stats, self.run_dir, self.dist = config, val_cases, stats, run_dir, dist_info
+        self.config, self.val_cases, self.plan, self.stats, self.run_dir, self.dist = config, val_cases, plan, stats, run_dir, dist_info
         augmenter = Augmenter(config.augment, config.model.contrasts) if config.augment.enabled else None
         sampling = config.sampling
         self.dataset = PatchDataset(train_cases, sampling.patch_size, sampling.bone_fraction, config.seed, augmenter, sampling.distinct_patches)
@@ -263,7 +275,7 @@ class _Trainer:
             restore_rng_state(state["rng"])
 
     def _save(self, name: str) -> None:
-        state = _checkpoint_state(self.config, self.model, self.stats, self.state)
+        state = _checkpoint_state(self.config, self.model, self.plan, self.stats, self.state)
         state.update(optimizer=self.optimiser.state_dict(), scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict())
         save_checkpoint(self.run_dir / "checkpoints" / name, state)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from cranial_sct.augment import Augmenter, remap_tissue_contrast
+from cranial_sct.training.augment import Augmenter, remap_tissue_contrast
 from cranial_sct.models.conditioning import encode_condition
 from cranial_sct.training.config import AugmentConfig
 

@@ -5,7 +5,8 @@ Two families, applied to a normalised MR patch:
   gamma (contrast), blur and anisotropic down-sampling (thick low-field slices), motion, ghosting.
 - SynthSeg-style contrast re-mapping (Billot et al., Med Image Anal 2023): every tissue gets a random
   gain and offset per channel, so the network cannot rely on one protocol's tissue contrast.
-Then channel dropout (any subset of contrasts must work at inference) and condition dropout (the
+Left-right mirroring (the one anatomically valid mirror) is drawn here and applied by the patch
+sampler to every array of the patch together. Then channel dropout (any subset of contrasts must work at inference) and condition dropout (the
 field strength may be unknown). All randomness comes from the caller's generator, so a patch's
 augmentation is reproducible.
 """
@@ -52,6 +53,11 @@ class Augmenter:
         self.config = config
         self.slots = [2 + CONTRASTS.index(c) for c in contrasts]  # each channel's flag in the condition vector
         self.artefacts = artefacts(config.artefact_probability)
+
+    def mirror_axes(self, rng: np.random.Generator) -> list[int]:
+        """Spatial axes to mirror this patch along: each of ``flip_axes`` with ``flip_probability``
+        (left-right by default, the one mirror a head allows; test-time augmentation uses only these)."""
+        return [axis for axis in self.config.flip_axes if rng.random() < self.config.flip_probability]
 
     def __call__(
         self, mr: np.ndarray, tissues: np.ndarray, cond: torch.Tensor, rng: np.random.Generator
