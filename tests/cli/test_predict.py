@@ -55,7 +55,8 @@ def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dic
     dicom = read_volume(out / "dicom")
     assert dicom.same_grid(mr) and np.abs(dicom.array - sct).max() <= 1
     sidecar = json.loads((out / "sct.json").read_text())
-    assert sidecar["passes"] == 8 and sidecar["field_T"] == "7"
+    assert sidecar["passes"] == 2 and sidecar["mirrored_axes"] == [0] and sidecar["field_T"] == "7"  # left-right only
+    assert sidecar["plan"]["spacing_mm"] == [4.0, 4.0, 4.0] and sidecar["plan"]["head_mask"] == "mr-log-otsu"
     assert any("field strength 7 T not seen in training" in w for w in sidecar["ood_warnings"])
 
 

@@ -1,6 +1,6 @@
 import torch
 
-from cranial_sct.models.cascade import HU_AIR
+from cranial_sct.hounsfield import BONE_THRESHOLD_HU, HU_AIR, HU_MAX
 from cranial_sct.models.conditioning import encode_condition
 from cranial_sct.models.registry import ModelConfig, build_model
 
@@ -28,3 +28,14 @@ def test_bone_hu_appears_only_where_bone_is_predicted() -> None:
     assert no_bone["hu_bone"].min() > 2000
     assert no_bone["hu"].abs().max() < 1000
     torch.testing.assert_close(all_bone["hu"], all_bone["hu_bone"])
+
+
+def test_soft_head_cannot_produce_bone_hu_and_bone_head_stays_bone() -> None:
+    """Whatever the weights, HU_soft < bone threshold < HU_bone <= HU_MAX."""
+    model = build_model(ModelConfig(features=[4, 8]))
+    for bias in (-50.0, 0.0, 50.0):
+        with torch.no_grad():
+            model.hu_head.bias.fill_(bias)
+            out = run(model)
+        assert out["hu_soft"].max() <= BONE_THRESHOLD_HU
+        assert BONE_THRESHOLD_HU <= out["hu_bone"].min() and out["hu_bone"].max() <= HU_MAX
