@@ -10,17 +10,13 @@ from cranial_sct.benchmark import (
     PredictJob, Subjects, TrainJob, accuracy_table, build_plan, load_benchmark_config, record_config, split_subjects,
 )
 from cranial_sct.errors import InputError
+from cranial_sct.training.config import TrainConfig
 
 
 def quick_plan() -> tuple[list, Subjects]:
     config = load_benchmark_config("quick")
     subjects = split_subjects(config, [f"sub-{i:03d}" for i in range(20)])
     return build_plan(config, subjects, Path("/data/cohort")), subjects
-
-
-def setting(job: TrainJob, key: str) -> str:
-    (value,) = [o.split("=", 1)[1] for o in job.overrides if o.startswith(key + "=")]
-    return value
 
 
 def test_subjects_are_split_into_disjoint_train_test_and_pool() -> None:
@@ -41,15 +37,17 @@ def test_the_plan_follows_the_protocol() -> None:
     for job in predicts:
         assert order[job.checkpoint] < order[job.name]
     for job in trains:
-        trained_on = setting(job, "data.train_subjects").strip("[]").split(",")
+        assert isinstance(job.config, TrainConfig) and job.config.data.root == "/data/cohort"
+        trained_on = job.config.data.train_subjects
         assert not set(trained_on) & set(subjects.test)
         if "_ft" in job.name:
             k = int(job.name.split("_ft")[1].split("_")[0])
-            assert trained_on == subjects.pool[:k] and setting(job, "data.fields") == "['7']"
+            assert trained_on == subjects.pool[:k] and job.config.data.fields == ["7"]
             assert (job.init_from is None) == job.name.startswith("bulk-density")
             assert job.init_from is None or order[job.init_from] < order[job.name]
         else:
-            assert trained_on == subjects.train and setting(job, "data.fields") == "['1.5']"
+            assert trained_on == subjects.train and job.config.data.fields == ["1.5"]
+            assert job.config.sampling.patch_size == [16, 16, 16]  # the preset's train overrides, applied once
     methods = {job.method for job in predicts}
     assert methods == {"cascade-resunet", "direct-resunet", "bulk-density"} | {
         f"{m}-ft{k}" for m in ("cascade-resunet", "direct-resunet", "bulk-density") for k in (2, 5)
@@ -67,6 +65,8 @@ def test_presets_and_overrides(tmp_path: Path) -> None:
         load_benchmark_config("quick", overrides=["stepz=3"])
     with pytest.raises(InputError, match="benchmark methods \\['gan'\\]: unknown"):
         load_benchmark_config("quick", overrides=["methods=[cascade,gan]"])
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_benchmark_config("quick", overrides=["train=[sampling.patch_size=[48,48,48]]"])
     record_config(load_benchmark_config("quick"), tmp_path / "benchmark.yaml")
     assert load_benchmark_config("quick", tmp_path / "benchmark.yaml") == load_benchmark_config("quick")
     with pytest.raises(InputError, match="holds a benchmark with another config"):

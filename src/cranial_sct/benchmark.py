@@ -20,6 +20,7 @@ Transfer methods are named ``<method>-ft<k>`` and use the ``transfer_inputs`` co
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from cranial_sct.errors import InputError
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
 from cranial_sct.io.sidecar import format_field
-from cranial_sct.training.config import apply_override, from_dict, load_config
+from cranial_sct.training.config import TrainConfig, apply_override, from_dict, load_config, validate
 
 BASELINE = "bulk-density"
 
@@ -120,7 +121,7 @@ def split_subjects(config: BenchmarkConfig, available: list[str]) -> Subjects:
 @dataclass(frozen=True)
 class TrainJob:
     name: str  # also its run folder under OUT/runs
-    overrides: tuple[str, ...]  # training config, key=value
+    config: TrainConfig  # typed; run_dir and init_from are set when the job runs
     init_from: str | None = None  # the TrainJob whose weights it starts from (transfer)
 
 
@@ -140,40 +141,40 @@ def _method_name(method: str, backbone: str) -> str:
     return method if method == BASELINE else f"{method}-{backbone}"
 
 
-def _schedule(steps: int) -> list[str]:
-    return [f"train.steps={steps}", f"train.steps_per_epoch={steps}", f"train.checkpoint_every={max(1, steps // 4)}"]
+def base_training_config(config: BenchmarkConfig, cohort: Path) -> TrainConfig:
+    """What every training job shares: the cohort, the seed, no held-out subjects, the device and the
+    user's ``train`` overrides (checked once, here, with the key named on error)."""
+    common = [f"data.root={cohort}", f"seed={config.seed}", "data.val_count=0", f"train.device={config.device}"]
+    return load_config(None, [*common, *config.train])
 
 
-def _model(method: str, backbone: str, inputs: str) -> list[str]:
-    return [f"model.kind={method}", f"model.backbone={backbone}", f"model.contrasts=[{','.join(inputs.split('+'))}]"]
-
-
-def _data(field_T: str, subjects: list[str]) -> list[str]:
-    return [f"data.fields=['{field_T}']", f"data.train_subjects=[{','.join(subjects)}]"]
+def training_job(base: TrainConfig, method: str, backbone: str, inputs: str, steps: int, field_T: str, subjects: list[str]) -> TrainConfig:
+    """``base`` with one job's model, schedule and data."""
+    job = copy.deepcopy(base)
+    job.model.kind, job.model.backbone, job.model.contrasts = method, backbone, inputs.split("+")
+    job.train.steps, job.train.steps_per_epoch, job.train.checkpoint_every = steps, steps, max(1, steps // 4)
+    job.data.fields, job.data.train_subjects, job.data.val_subjects = [field_T], list(subjects), []
+    return job
 
 
 def build_plan(config: BenchmarkConfig, subjects: Subjects, cohort: Path) -> list[Job]:
     """Every training and prediction job of the protocol, each after the jobs it depends on."""
-    common = (f"data.root={cohort}", f"seed={config.seed}", "data.val_subjects=[]", "data.val_count=0",
-              f"train.device={config.device}", *config.train)
+    base = base_training_config(config, cohort)
     jobs: list[Job] = []
     for method in config.methods:
         for backbone in config.backbones if method != BASELINE else config.backbones[:1]:
             name = _method_name(method, backbone)
             for inputs in config.input_sets:
-                base = f"{name}_{inputs}"
-                jobs.append(TrainJob(base, (*common, *_model(method, backbone, inputs), *_schedule(config.steps),
-                                            *_data(config.train_field, subjects.train))))
-                jobs.append(PredictJob(f"predict_{base}", base, name, inputs, tuple(config.test_fields)))
-            base = f"{name}_{config.transfer_inputs}"
+                trained = f"{name}_{inputs}"
+                jobs.append(TrainJob(trained, training_job(base, method, backbone, inputs, config.steps, config.train_field, subjects.train)))
+                jobs.append(PredictJob(f"predict_{trained}", trained, name, inputs, tuple(config.test_fields)))
+            trained = f"{name}_{config.transfer_inputs}"
             for target in config.transfer_fields:
                 for k in (k for k in config.transfer_k if k > 0):
-                    tuned = f"{base}_ft{k}_{target}T"
-                    jobs.append(TrainJob(
-                        tuned, (*common, *_model(method, backbone, config.transfer_inputs), *_schedule(config.finetune_steps),
-                                *_data(target, subjects.pool[:k])),
-                        None if method == BASELINE else base,  # bulk density is refitted on the k subjects, not tuned
-                    ))
+                    tuned = f"{trained}_ft{k}_{target}T"
+                    job = training_job(base, method, backbone, config.transfer_inputs, config.finetune_steps, target, subjects.pool[:k])
+                    # bulk density is refitted on the k subjects, not tuned
+                    jobs.append(TrainJob(tuned, job, None if method == BASELINE else trained))
                     jobs.append(PredictJob(f"predict_{tuned}", tuned, f"{name}-ft{k}", config.transfer_inputs, (target,)))
     return jobs
 
@@ -203,8 +204,10 @@ def _run_train(job: TrainJob, paths: Paths) -> None:
         return
     from cranial_sct.training.trainer import train
 
-    init = [f"init_from={paths.checkpoint(job.init_from)}"] if job.init_from else []
-    config = load_config(None, [*job.overrides, f"run_dir={paths.runs / job.name}", *init])
+    config = copy.deepcopy(job.config)
+    config.run_dir = str(paths.runs / job.name)
+    config.init_from = str(paths.checkpoint(job.init_from)) if job.init_from else ""
+    validate(config)
     train(config, resume=paths.checkpoint(job.name).is_file())
     with atomic_path(paths.done_marker(job.name)) as tmp:
         tmp.write_text("finished\n")

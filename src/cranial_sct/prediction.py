@@ -42,6 +42,7 @@ from cranial_sct.io import read_volume, write_volume
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.dicom_write import write_ct_series
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
+from cranial_sct.io.names import case_tag, tagged_filename
 from cranial_sct.io.sidecar import format_field, sidecar_path
 from cranial_sct.io.volume import Volume
 from cranial_sct.training.checkpoint import CheckpointInfo
@@ -75,7 +76,7 @@ class CohortCase:
 
     @property
     def tag(self) -> str:
-        return f"{self.field_T}T_{'+'.join(self.mr)}"
+        return case_tag(self.field_T, list(self.mr))
 
 
 def parse_field(text: str | float | None) -> float | None:
@@ -92,7 +93,7 @@ def parse_field(text: str | float | None) -> float | None:
 
 
 def output_path(out_dir: Path, kind: str, tag: str, suffix: str = ".nii.gz") -> Path:
-    return out_dir / (f"{kind}_{tag}{suffix}" if tag else f"{kind}{suffix}")
+    return out_dir / tagged_filename(kind, tag, suffix)
 
 
 def _sidecar(out_dir: Path, tag: str) -> Path:

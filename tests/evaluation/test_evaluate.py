@@ -107,3 +107,38 @@ def test_empty_skull_file_scores_zero_overlap(tmp_path: Path, study: tuple[Path,
     write_nifti(Volume(np.zeros(read_nifti(skull).shape, np.uint8), AFFINE), skull)
     (row,) = evaluate(tmp_path / "m", ref, progress=False)[0]
     assert row["dice"] == 0.0 and row["jaccard"] == 0.0 and math.isnan(row["hd95_mm"])
+
+
+def test_an_uncertainty_map_is_scored_by_its_rank_correlation_with_the_error(tmp_path: Path, study: tuple[Path, Path]) -> None:
+    """An uncertainty equal to the absolute error ranks it perfectly (rho 1); without a map rho is NaN."""
+    pred, ref = study
+    shutil.copytree(pred / "noisy", tmp_path / "pred" / "noisy")
+    case = tmp_path / "pred" / "noisy" / "sub-00"
+    sct = read_nifti(case / "sct_1.5T_t1w.nii.gz")
+    ct = read_nifti(ref / "sub-00" / "ct.nii.gz")
+    write_nifti(Volume(np.abs(sct.array.astype(np.float32) - ct.array), AFFINE), case / "uncertainty_1.5T_t1w.nii.gz")
+    rows, summary = evaluate(tmp_path / "pred", ref, progress=False)
+    scored = {(r["subject"], r["field_T"]): r["uncertainty_spearman"] for r in rows}
+    assert scored[("sub-00", "1.5")] == pytest.approx(1.0)
+    assert math.isnan(scored[("sub-01", "1.5")])
+    assert "uncertainty_spearman" in summary["metrics"]
+
+
+def test_evaluation_resumes_case_by_case(tmp_path: Path, study: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are written as cases finish; a rerun measures only what changed."""
+    pred, ref = study
+    shutil.copytree(pred, tmp_path / "pred")
+    first, _ = evaluate(tmp_path / "pred", ref, out_dir=tmp_path / "eval", progress=False)
+    assert len(list((tmp_path / "eval" / "cases").rglob("*.json"))) == len(first)
+    measured = []
+    import cranial_sct.evaluation.evaluate as evaluate_module
+
+    real = evaluate_module._measure
+    monkeypatch.setattr(evaluate_module, "_measure", lambda case, *args: measured.append(case.sct_path.name) or real(case, *args))
+    again, _ = evaluate(tmp_path / "pred", ref, out_dir=tmp_path / "eval", progress=False)
+    assert measured == [] and [r["mae"] for r in again] == pytest.approx([r["mae"] for r in first])
+    changed = tmp_path / "pred" / "noisy" / "sub-01" / "sct_7T_t1w.nii.gz"
+    sct = read_nifti(changed)
+    write_nifti(sct.with_array(sct.array + 5), changed)
+    evaluate(tmp_path / "pred", ref, out_dir=tmp_path / "eval", progress=False)
+    assert measured == ["sct_7T_t1w.nii.gz"]

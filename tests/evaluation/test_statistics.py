@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import PermutationMethod, wilcoxon
 
-from cranial_sct.evaluation.statistics import describe, paired_tests, summarise, wilcoxon_paired
+from cranial_sct.evaluation.statistics import bootstrap_median_ci, describe, holm, paired_tests, summarise, wilcoxon_paired
 
 
 def test_describe_by_hand_ignores_nan() -> None:
@@ -78,3 +78,30 @@ def test_paired_tests_use_only_shared_cases() -> None:
     (record,) = paired_tests(rows, ["mae"], group_by=["field_T"], pair_on=["subject"])
     assert (record["method_a"], record["method_b"], record["field_T"], record["n_pairs"]) == ("a", "b", "7", 6)
     assert record["p"] == pytest.approx(wilcoxon(values["a"][2:8], values["b"][2:8]).pvalue)
+
+
+def test_each_subject_counts_once_whatever_the_number_of_input_sets() -> None:
+    """Two input sets per subject: n is the number of subjects, each the mean over its input sets."""
+    rows = [
+        {"method": method, "subject": f"s{i}", "contrast": contrast, "field_T": "7", "mae": base + i + (5.0 if contrast == "flair" else 0.0)}
+        for method, base in (("a", 10.0), ("b", 13.0)) for i in range(7) for contrast in ("t1w", "flair")
+    ]
+    (record,) = paired_tests(rows, ["mae"], ["field_T"], ["subject"], average_over=["contrast"])
+    assert record["n_pairs"] == 7 and record["median_diff"] == pytest.approx(-3.0)
+    assert record["median_diff_ci95"] == pytest.approx([-3.0, -3.0])
+
+
+def test_holm_adjusts_over_the_fields_compared() -> None:
+    assert holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    rng = np.random.default_rng(2)
+    rows = [{"method": m, "subject": f"s{i}", "field_T": f, "mae": rng.normal(30 if m == "a" else 36, 3)}
+            for f in ("1.5", "7") for m in ("a", "b") for i in range(8)]
+    records = paired_tests(rows, ["mae"], ["field_T"], ["subject"])
+    raw = [r["p"] for r in records]
+    assert [r["p_holm"] for r in records] == pytest.approx(holm(raw)) and all(r["p_holm"] >= r["p"] for r in records)
+
+
+def test_bootstrap_ci_brackets_the_median_difference() -> None:
+    diff = np.random.default_rng(1).normal(5, 2, 30)
+    low, high = bootstrap_median_ci(diff)
+    assert low < np.median(diff) < high and high - low < 3

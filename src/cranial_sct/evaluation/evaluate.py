@@ -4,12 +4,15 @@ Prediction layout (what ``cranial-sct predict`` writes)::
 
     PRED/<method>/<subject>/sct_<field>T_<contrast>.nii.gz     sCT in HU, on the reference CT grid
     PRED/<method>/<subject>/skull_<field>T_<contrast>.nii.gz   skull mask (optional)
+    PRED/<method>/<subject>/uncertainty_<field>T_<contrast>.nii.gz   HU standard deviation (optional)
 
 or a single method without the ``<method>`` level (``PRED/<subject>/sct_...``; the method is then
 PRED's folder name). ``<field>`` is the MR field strength as ``f"{tesla:g}"`` (``1.5``, ``0.064``,
 ``7``) or ``unknown``; ``<contrast>`` the MR input (``t1w``, ``flair``, ``t1w+flair``...). Without a
 skull file, the skull is the sCT above the bone threshold (recorded in ``skull_source``). Like every
-metric, the skull is compared inside the head mask only.
+metric, the skull is compared inside the head mask only. With an uncertainty map, each case also gets
+the Spearman rank correlation between the uncertainty and the absolute error (does the map point at
+the errors?).
 
 Reference layout (phantom or preprocessed data): ``REF/<subject>/ct.nii.gz`` and ``mask.nii.gz``,
 located through ``REF/manifest.csv`` when present.
@@ -21,7 +24,6 @@ import csv
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -38,13 +40,14 @@ from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
 from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
+from cranial_sct.io.names import parse_tagged, sibling
 from cranial_sct.io.nifti import read_nifti
 from cranial_sct.io.volume import Volume
 
-SCT_FILE = re.compile(r"^sct_(?P<field>[^_]+)T_(?P<contrast>[^.]+)\.nii(\.gz)?$")
 CASE_KEYS = ("method", "subject", "field_T", "contrast")
 METRICS_CSV = "metrics.csv"
 SUMMARY_JSON = "summary.json"
+CASES_DIR = "cases"
 VERSIONED_PACKAGES = ("cranial-sct", "numpy", "scipy", "scikit-image", "nibabel", "monai", "torch", "matplotlib")
 
 
@@ -58,17 +61,17 @@ class PredictedCase:
     contrast: str
     sct_path: Path
     skull_path: Path | None
+    uncertainty_path: Path | None = None
 
 
 def _cases_in(subject_dir: Path, method: str) -> list[PredictedCase]:
     cases = []
     for path in sorted(subject_dir.iterdir()):
-        match = SCT_FILE.match(path.name)
-        if match:
-            skull = path.with_name("skull_" + path.name.removeprefix("sct_"))
-            cases.append(
-                PredictedCase(method, subject_dir.name, match["field"], match["contrast"], path, skull if skull.is_file() else None)
-            )
+        parsed = parse_tagged(path.name)
+        if parsed and parsed[0] == "sct":
+            skull, uncertainty = sibling(path, "skull"), sibling(path, "uncertainty")
+            cases.append(PredictedCase(method, subject_dir.name, parsed[1], parsed[2], path, skull if skull.is_file() else None,
+                                       uncertainty if uncertainty.is_file() else None))
     return cases
 
 
@@ -112,7 +115,7 @@ def find_reference(ref_dir: str | os.PathLike[str], subject: str) -> ReferenceFi
         ct, mask = ref_dir / subject / "ct.nii.gz", ref_dir / subject / "mask.nii.gz"
         mr = {}
         for path in sorted((ref_dir / subject).glob("mr_*T_*.nii*")):
-            field, contrast = path.name.removeprefix("mr_").split(".nii")[0].split("T_", 1)
+            _, field, contrast = parse_tagged(path.name) or ("", "", "")
             mr[(field, contrast)] = path
     for name, path in (("CT", ct), ("head mask", mask)):
         if path is None or not path.is_file():
@@ -191,7 +194,38 @@ def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseM
     _require_same_grid(sct, ct, case.sct_path, ref.ct)
     skull, source = predicted_skull(case, sct, metrics.bone_threshold_hu, ref.ct)
     keys = {key: getattr(case, key) for key in CASE_KEYS}
-    metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, **keys, skull_source=source)
+    uncertainty = None
+    if case.uncertainty_path is not None:
+        spread = read_nifti(case.uncertainty_path)  # not read_volume: a constant map (one pass) is valid
+        _require_same_grid(spread, sct, case.uncertainty_path, ref.ct)
+        uncertainty = np.asarray(spread.array)
+    metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, uncertainty, **keys, skull_source=source)
+
+
+def _case_record(out_dir: str | os.PathLike[str], case: PredictedCase) -> Path:
+    """Where one case's finished row is kept, so an interrupted evaluation resumes case by case."""
+    return Path(out_dir) / CASES_DIR / case.method / case.subject / (case.sct_path.name.split(".nii")[0] + ".json")
+
+
+def _fingerprint(case: PredictedCase) -> list[float]:
+    """The prediction files as measured: a row is reused only while they are unchanged."""
+    paths = [p for p in (case.sct_path, case.skull_path, case.uncertainty_path) if p is not None]
+    return [value for path in paths for value in (path.stat().st_mtime, float(path.stat().st_size))]
+
+
+def _finished_row(record: Path, case: PredictedCase, settings: dict[str, Any]) -> dict[str, Any] | None:
+    if not record.is_file():
+        return None
+    saved = json.loads(record.read_text())
+    if saved.get("settings") != settings or saved.get("files") != _fingerprint(case):
+        return None
+    return {k: (float("nan") if v is None else v) for k, v in saved["row"].items()}
+
+
+def _save_row(record: Path, case: PredictedCase, settings: dict[str, Any], row: dict[str, Any]) -> None:
+    record.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(record) as tmp:
+        tmp.write_text(json.dumps(_finite_or_none({"settings": settings, "files": _fingerprint(case), "row": row})))
 
 
 def evaluate(
@@ -208,20 +242,29 @@ def evaluate(
 
     The summary holds the settings, package versions, statistics per method x field strength (and
     x contrast) and paired Wilcoxon tests between methods on shared cases. With ``out_dir``, both
-    are also written there as ``metrics.csv`` and ``summary.json``.
+    are also written there as ``metrics.csv`` and ``summary.json``, and each case's row as soon as it
+    is measured (``cases/``): a rerun reuses the rows of unchanged predictions with the same settings.
     """
     if preset not in PRESETS:
         raise InputError(f"--preset {preset}: unknown; choose one of {', '.join(PRESETS)}")
     cases = sorted(find_predictions(pred_dir), key=lambda c: (c.subject, c.method, c.field_T, c.contrast))
     metrics = CaseMetrics(preset, bone_threshold_hu, mu_map, kvp)
+    settings = {"preset": preset, "bone_threshold_hu": bone_threshold_hu, "mu_map": mu_map, "kvp": kvp, "ref_dir": str(Path(ref_dir).resolve())}
     loaded: dict[str, tuple[ReferenceFiles, Volume, np.ndarray]] = {}
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
+        record = _case_record(out_dir, case) if out_dir is not None else None
+        done = _finished_row(record, case, settings) if record is not None else None
+        if done is not None:
+            metrics.rows.append(done)
+            continue
         if case.subject not in loaded:
             loaded.clear()  # cases are sorted by subject: keep one reference in memory
             files = find_reference(ref_dir, case.subject)
             loaded[case.subject] = (files, *_load_reference(files, bone_threshold_hu))
         files, ct, inside = loaded[case.subject]
         _measure(case, ct, inside, metrics, files)
+        if record is not None:
+            _save_row(record, case, settings, metrics.rows[-1])
     names = metrics.metric_names
     summary = {
         "preset": preset,
@@ -237,7 +280,7 @@ def evaluate(
         "n_cases": len(metrics.rows),
         "by_method_field": metrics.aggregate(["method", "field_T"]),
         "by_method_field_contrast": metrics.aggregate(["method", "field_T", "contrast"]),
-        "paired_by_field": paired_tests(metrics.rows, names, ["field_T"], ["subject", "contrast"]),
+        "paired_by_field": paired_tests(metrics.rows, names, ["field_T"], ["subject"], average_over=["contrast"]),
         "paired_by_field_contrast": paired_tests(metrics.rows, names, ["field_T", "contrast"], ["subject"]),
     }
     if out_dir is not None:

@@ -19,6 +19,7 @@ import torch
 from monai.metrics import compute_hausdorff_distance
 from scipy.ndimage import uniform_filter
 from scipy.signal import fftconvolve
+from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from skimage.util import crop
 
@@ -214,6 +215,18 @@ def skull_overlap(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -
     }
 
 
+def uncertainty_error_spearman(ct: np.ndarray, sct: np.ndarray, uncertainty: np.ndarray | None, mask: np.ndarray) -> float:
+    """Spearman rank correlation of the uncertainty map with |sCT - CT| over the mask: does a high
+    uncertainty mark a large error? NaN without an uncertainty map (or a constant one)."""
+    if uncertainty is None:
+        return float("nan")
+    m = _binary(mask)
+    spread = np.asarray(uncertainty, np.float64)[m]
+    if np.ptp(spread) == 0:
+        return float("nan")
+    return float(spearmanr(spread, np.abs(np.asarray(sct, np.float64)[m] - ct[m])).statistic)
+
+
 def mu_relative_error_pct(ct: np.ndarray, sct: np.ndarray, mask: np.ndarray, kvp: int = 120) -> float:
     """Relative L1 error (%) of the 511 keV attenuation map inside the head, sum|dmu| / sum mu_CT.
 
@@ -244,7 +257,8 @@ class CaseMetrics:
 
     @property
     def metric_names(self) -> list[str]:
-        names = ["mae", "me", "psnr", self.preset.structural_name, "dice", "jaccard", "hd95_mm", "mae_bone", "mae_soft", "mae_air"]
+        names = ["mae", "me", "psnr", self.preset.structural_name, "dice", "jaccard", "hd95_mm", "mae_bone", "mae_soft", "mae_air",
+                 "uncertainty_spearman"]
         return names + (["mu_rel_error_pct"] if self.mu_map else [])
 
     def __call__(
@@ -254,6 +268,7 @@ class CaseMetrics:
         mask: np.ndarray,
         skull: np.ndarray,
         spacing: Sequence[float],
+        uncertainty: np.ndarray | None = None,
         **keys: Any,
     ) -> dict[str, Any]:
         """Measure one case (arrays on one grid; CT must contain bone) and keep its row."""
@@ -263,6 +278,7 @@ class CaseMetrics:
             **image_metrics(ct, sct, mask, self.preset),
             **skull_overlap(skull, regions["bone"], spacing),
             **region_mae(ct, sct, regions),
+            "uncertainty_spearman": uncertainty_error_spearman(ct, sct, uncertainty, mask),
         }
         if self.mu_map:
             row["mu_rel_error_pct"] = mu_relative_error_pct(ct, sct, mask, self.kvp)

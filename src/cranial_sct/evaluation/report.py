@@ -37,10 +37,11 @@ LABELS = {
     "mae": "MAE (HU)", "me": "ME (HU)", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
     "mae_bone": "Bone MAE (HU)", "mae_soft": "Soft-tissue MAE (HU)", "mae_air": "Air MAE (HU)",
     "dice": "Skull Dice", "jaccard": "Skull Jaccard", "hd95_mm": "Skull HD95 (mm)", "mu_rel_error_pct": "μ-map error (%)",
+    "uncertainty_spearman": "Uncertainty–error ρ",
 }
-HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard"}
+HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard", "uncertainty_spearman"}
 SIGNED_METRICS = {"me"}  # best when closest to zero
-DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "jaccard": 3, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
+DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "jaccard": 3, "uncertainty_spearman": 2, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
 BOXPLOT_METRICS = ("mae", "mae_bone", "dice")
 TESTED_METRICS = ("mae", "mae_bone", "dice", "hd95_mm", "ssim", "ms_ssim")
 SIGNIFICANCE = 0.05
@@ -144,8 +145,10 @@ def _tests_table(tests: Sequence[Mapping[str, Any]], keys: Sequence[str], metric
             if test["p"] is None:
                 row.append((f'<span title="{html.escape(test["note"])}">n/a</span>', "na"))
             else:
-                cell = f"{_number(test['median_diff'], metric)} (p = {test['p']:.3g})"
-                row.append((cell, "sig" if test["p"] < SIGNIFICANCE else ""))
+                low, high = test["median_diff_ci95"]
+                cell = (f"{_number(test['median_diff'], metric)} [{_number(low, metric)}, {_number(high, metric)}] "
+                        f"(p = {test['p']:.3g}, Holm {test['p_holm']:.3g})")
+                row.append((cell, "sig" if test["p_holm"] < SIGNIFICANCE else ""))
         body.append(row)
     header = [{"field_T": "Field", "contrast": "Contrast"}[k] for k in keys] + ["Methods (A vs B)", "pairs"] + [LABELS.get(m, m) for m in metrics]
     return _table(header, body, len(keys) + 1, grouped=True)
@@ -221,9 +224,10 @@ def _definitions(summary: Mapping[str, Any]) -> str:
 
 
 TESTS_NOTE = (
-    '<p class="note">Cells: median paired difference A - B over the cases both methods have (subject and '
-    f"contrast), then the p-value; red: p &lt; {SIGNIFICANCE}. With fewer than 6 pairs no p-value can fall "
-    "below 0.05; n/a (hover for why) when there is nothing to test.</p>"
+    '<p class="note">Cells: median paired difference A - B over the subjects both methods have (each subject '
+    "once: its mean over the input sets both have) with a bootstrap 95 % CI, then the Wilcoxon p-value and the "
+    f"p-value Holm-adjusted over the field strengths compared; red: Holm p &lt; {SIGNIFICANCE}. With fewer than 6 "
+    "subjects no p-value can fall below 0.05; n/a (hover for why) when there is nothing to test.</p>"
 )
 
 

@@ -16,6 +16,7 @@ from scipy.stats import PermutationMethod, wilcoxon
 Row = Mapping[str, Any]
 MIN_PAIRS = 2  # fewer paired cases than this cannot give a p-value at all
 EXHAUSTIVE_MAX_PAIRS = 16  # 2**16 sign patterns: an exact p with ties in well under a second
+BOOTSTRAP_RESAMPLES = 2000
 
 
 def _groups(rows: Sequence[Row], by: Sequence[str]) -> dict[tuple[Any, ...], list[Row]]:
@@ -81,29 +82,79 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     return {**result, "p": float(test.pvalue), "p_method": name, "note": "; ".join(n for n in notes if n)}
 
 
+def bootstrap_median_ci(diff: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap 95 % CI of the median paired difference (resampling the pairs; seeded)."""
+    values = np.asarray(diff, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size < MIN_PAIRS:
+        return (np.nan, np.nan)
+    draws = np.random.default_rng(seed).choice(values, size=(resamples, values.size), replace=True)
+    low, high = np.percentile(np.median(draws, axis=1), [2.5, 97.5])
+    return (float(low), float(high))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (NaN stays NaN and does not count as a test)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    tested = np.flatnonzero(np.isfinite(p))
+    adjusted = np.full(p.shape, np.nan)
+    running = 0.0
+    for rank, index in enumerate(tested[np.argsort(p[tested], kind="stable")]):
+        running = max(running, min(1.0, (tested.size - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def _per_unit(rows: Sequence[Row], pair_on: Sequence[str], average_over: Sequence[str], keys: set[tuple[Any, ...]], metric: str) -> dict[tuple[Any, ...], float]:
+    """A metric per pairing unit (e.g. subject): the mean over its rows (e.g. input sets) among ``keys``."""
+    values: dict[tuple[Any, ...], list[float]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in (*pair_on, *average_over))
+        if key in keys:
+            values.setdefault(key[: len(pair_on)], []).append(float(row[metric]))
+    return {unit: float(np.mean(v)) for unit, v in values.items()}
+
+
 def paired_tests(
     rows: Sequence[Row],
     metrics: Sequence[str],
     group_by: Sequence[str],
-    pair_on: Sequence[str],
+    pair_on: Sequence[str] = ("subject",),
+    average_over: Sequence[str] = (),
     method_key: str = "method",
 ) -> list[dict[str, Any]]:
-    """Wilcoxon p-values for every pair of methods within each group, on the cases both have.
+    """Wilcoxon tests for every pair of methods within each group, paired on independent units.
 
-    A case is identified by ``pair_on`` (e.g. subject and contrast); only cases present for both
-    methods with a finite value of the metric enter its test.
+    A unit is identified by ``pair_on`` (a subject): each counts once, its value the mean over the
+    ``average_over`` rows (e.g. its input sets) that both methods have, so n is the number of
+    subjects, not subjects x input sets. Each record also holds the median paired difference A - B
+    with a bootstrap 95 % CI and ``p_holm``: Holm-adjusted over the groups (the fields compared) for
+    the same metric and pair of methods.
     """
     records = []
     for key, group in _groups(rows, group_by).items():
-        by_method = {
-            method: {tuple(row[k] for k in pair_on): row for row in method_rows}
-            for (method,), method_rows in _groups(group, [method_key]).items()
-        }
+        by_method = {method: list(method_rows) for (method,), method_rows in _groups(group, [method_key]).items()}
         for method_a, method_b in itertools.combinations(sorted(by_method), 2):
-            shared = sorted(set(by_method[method_a]) & set(by_method[method_b]), key=lambda case: tuple(map(str, case)))
+            identity = lambda row: tuple(row[k] for k in (*pair_on, *average_over))  # noqa: E731
+            shared = {identity(r) for r in by_method[method_a]} & {identity(r) for r in by_method[method_b]}
             for metric in metrics:
-                a = [by_method[method_a][case][metric] for case in shared]
-                b = [by_method[method_b][case][metric] for case in shared]
-                test = wilcoxon_paired(a, b)
-                records.append({**dict(zip(group_by, key)), "metric": metric, "method_a": method_a, "method_b": method_b, **test})
+                a = _per_unit(by_method[method_a], pair_on, average_over, shared, metric)
+                b = _per_unit(by_method[method_b], pair_on, average_over, shared, metric)
+                units = sorted(a, key=lambda unit: tuple(map(str, unit)))
+                test = wilcoxon_paired([a[u] for u in units], [b[u] for u in units])
+                low, high = bootstrap_median_ci([a[u] - b[u] for u in units])
+                records.append({**dict(zip(group_by, key)), "metric": metric, "method_a": method_a, "method_b": method_b, **test,
+                                "median_diff_ci95": [low, high]})
+    _add_holm(records, group_by)
     return records
+
+
+def _add_holm(records: list[dict[str, Any]], group_by: Sequence[str]) -> None:
+    """``p_holm`` per record: Holm over the groups sharing its metric, methods and every key but the field."""
+    family_keys = [k for k in group_by if k != "field_T"]
+    families: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for record in records:
+        families.setdefault((record["metric"], record["method_a"], record["method_b"], *(record[k] for k in family_keys)), []).append(record)
+    for family in families.values():
+        for record, adjusted in zip(family, holm([r["p"] for r in family])):
+            record["p_holm"] = adjusted

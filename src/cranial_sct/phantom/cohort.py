@@ -19,6 +19,7 @@ from tqdm import tqdm
 from cranial_sct.errors import InputError
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.manifest import MANIFEST_NAME, ManifestRow, write_manifest
+from cranial_sct.io.names import mr_filename
 from cranial_sct.io.nifti import write_nifti
 from cranial_sct.phantom.ct import CT_NOISE_HU
 from cranial_sct.phantom.mr_physics import CONTRASTS, nominal_acquisition
@@ -29,10 +30,6 @@ FIELD_RANGE_T = (0.01, 12.0)
 TISSUES_JSON = "tissues.json"
 PREVIEW_PNG = "preview.png"
 CT_SITE = "phantom-ct"
-
-
-def mr_filename(field_t: float, contrast: str) -> str:
-    return f"mr_{field_t:g}T_{contrast}.nii.gz"
 
 
 def subject_seed(seed: int, index: int) -> int:

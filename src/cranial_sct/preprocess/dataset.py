@@ -26,6 +26,7 @@ from cranial_sct.errors import InputError
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.layouts import CaseEntry, discover
 from cranial_sct.io.manifest import MANIFEST_NAME, ManifestRow, write_manifest
+from cranial_sct.io.names import mr_stem
 from cranial_sct.io.readers import read_volume
 from cranial_sct.io.validate import check_ct_in_hu, check_pair_order
 from cranial_sct.io.volume import Volume
@@ -142,7 +143,7 @@ def load_case(case: CaseEntry, read: ReadOptions = ReadOptions()) -> tuple[CaseI
     sites = {m: e.site for m in ("ct", "mask", "labels") for e in case.of(m)}
     for entry in case.of("mr"):
         volume = load(entry.path)
-        name = f"mr_{volume.meta.get('field_T') or entry.field_T}T_{entry.contrast}"
+        name = mr_stem(volume.meta.get("field_T") or entry.field_T, entry.contrast)
         if name in mr:
             raise InputError(f"{entry.path}: a second {name} image for subject {case.subject}; keep one per field and contrast")
         mr[name], sites[name] = volume, entry.site

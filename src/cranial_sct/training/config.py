@@ -164,7 +164,12 @@ def apply_override(values: dict[str, Any], assignment: str) -> None:
         node = node.setdefault(name, {})
         if not isinstance(node, dict):
             raise InputError(f"--set {assignment!r}: {name!r} is not a section")
-    node[leaf] = yaml.safe_load(text)
+    try:
+        node[leaf] = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problem = str(error).splitlines()[0]
+        raise InputError(f"--set {assignment!r}: the value is not valid YAML ({problem}); quote text that holds "
+                         "brackets or '=', e.g. --set 'train=[\"sampling.patch_size=[48,48,48]\"]'") from None
 
 
 def load_config(path: str | os.PathLike[str] | None, overrides: list[str] = ()) -> TrainConfig:
