@@ -1,11 +1,14 @@
 """Speed and peak memory of ``predict`` on a 1-mm head (issue 5 targets), printed as a table.
 
     .venv/bin/python benchmarks/bench_predict.py [--repeats 3] [--backbones resunet mamba transformer] [--device cpu]
+                                                 [--plan-spacing 2]
 
 Target: the ``resunet`` cascade predicts a 1-mm head (180 x 220 x 190 voxels, the analytic test
 head of tests/heads.py) in at most 30 s on the 2-core CPU without TTA, peak memory at most 3 GB;
 ``mamba`` and ``transformer`` cascades are reported alongside. Architectures come from
 configs/cascade_resunet.yaml, cascade_mamba.yaml and direct_transformer.yaml (run as a cascade).
+The model's input plan has ``--plan-spacing`` mm voxels (default 2: a model trained on the 2-mm
+phantom), so the timed run includes resampling the 1-mm head to it and every output back.
 The weights are UNTRAINED (random initialisation): run time and memory do not depend on the weight values,
 and this keeps the benchmark free of a training run. Timed: ``predict_volume`` (head mask,
 normalisation, sliding window with Gaussian blending, mapping back), not file reading or writing.
@@ -42,19 +45,21 @@ def _peak_rss_mib() -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
 
 
-def _predict_once(backbone: str, device: str) -> tuple[float, float, tuple[int, ...]]:
+def _predict_once(backbone: str, device: str, plan_spacing: float) -> tuple[float, float, tuple[int, ...]]:
     """In a fresh process: build the untrained cascade, predict the 1-mm head; (seconds, peak MiB, shape)."""
     import torch
 
     from cranial_sct.inference import predict_volume
     from cranial_sct.io.volume import Volume
     from cranial_sct.models.registry import build_model
+    from cranial_sct.preprocess.plan import InputPlan
     from cranial_sct.training.checkpoint import CheckpointInfo
     from cranial_sct.training.config import load_config
 
     torch.manual_seed(0)
     config = load_config(BACKBONES[backbone], ["model.kind=cascade", "model.contrasts=[t1w]"])
-    info = CheckpointInfo(config, ["t1w"], "percentile", {}, ["1.5"], ["t1w"], config.sampling.patch_size, 0, "untrained")
+    plan = InputPlan(spacing_mm=[plan_spacing] * 3)
+    info = CheckpointInfo(config, plan, ["t1w"], ["1.5"], ["t1w"], [0], config.sampling.patch_size, 0, "untrained")
     model = build_model(config.model).eval()
     shape, affine = grid(1.0)
     mr, _ = head_arrays(shape, affine)
@@ -68,15 +73,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--plan-spacing", type=float, default=2.0, help="the model's network voxel size in mm")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs; device {args.device}; untrained weights")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs; device {args.device}; untrained weights; plan spacing {args.plan_spacing:g} mm")
     print(f"{'cascade backbone':<18} {'shape':<16} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9} {'targets':>14}")
     context = multiprocessing.get_context("spawn")
     for backbone in args.backbones:
         runs = []
         for _ in range(args.repeats):
             with context.Pool(1) as pool:
-                runs.append(pool.apply(_predict_once, (backbone, args.device)))
+                runs.append(pool.apply(_predict_once, (backbone, args.device, args.plan_spacing)))
         times = [seconds for seconds, _, _ in runs]
         peak = max(mib for _, mib, _ in runs)
         shape = "x".join(map(str, runs[0][2]))

@@ -54,3 +54,31 @@ def test_mr_off_the_ct_grid_is_refused(toy_cohort: Path, tmp_path: Path) -> None
     write_manifest(rows, root / MANIFEST_NAME)
     with pytest.raises(InputError, match="not on the same voxel grid"):
         load_cases(DataConfig(root=str(root)), TOY_PLAN, ["t1w"], ["sub-00"], [])
+
+
+def test_a_cohort_preprocessed_with_n4_gives_a_plan_with_n4_without_correcting_twice(
+    toy_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``preprocess`` N4-corrected the MR: the plan records N4 (so ``predict`` applies it) and training
+    does not correct the data again."""
+    import json
+    import shutil
+
+    from cranial_sct.preprocess import plan as plan_module
+    from cranial_sct.training.config import load_config
+    from cranial_sct.training.trainer import build_input_plan
+
+    root = tmp_path / "preprocessed"
+    shutil.copytree(toy_cohort, root)
+    for subject in ("sub-00", "sub-01"):
+        (root / subject / "case.json").write_text(json.dumps({"options": {"n4": True}}))
+    config = load_config(None, [f"data.root={root}"])
+    plan = build_input_plan(config, "sub-00")
+    assert plan.n4 and plan.spacing_mm == [4.0, 4.0, 4.0]
+    calls = []
+    monkeypatch.setattr(plan_module, "n4_correct", lambda volume, mask: calls.append(1) or volume)
+    load_cases(config.data, plan, ["t1w"], ["sub-00"], ["1.5"])
+    assert calls == []
+    plan_module.prepare(plan, {"t1w": read_nifti(root / "sub-00" / "mr_1.5T_t1w.nii.gz")})
+    assert calls == [1]
+    assert not build_input_plan(load_config(None, [f"data.root={toy_cohort}"]), "sub-00").n4

@@ -21,7 +21,7 @@ def preprocess(
     registered: bool = typer.Option(False, "--registered", help="MR and CT are already aligned: skip registration."),
     spacing: float = typer.Option(1.0, "--spacing", help="Target isotropic spacing in mm (0 keeps the CT grid)."),
     n4: bool = typer.Option(True, "--n4/--no-n4", help="N4 bias-field correction of the MR."),
-    normalise: str = typer.Option("percentile", "--normalise", help="MR normalisation: percentile, zscore or none."),
+    normalise: str = typer.Option("none", "--normalise", help="MR normalisation written to the files: percentile, zscore or none (default: a model's input plan normalises its MR itself, so training data needs none)."),
     margin: float = typer.Option(10.0, "--margin", help="Crop to the head mask plus this margin in mm (negative: no crop)."),
     workers: int = typer.Option(1, "--workers", help="Cases prepared in parallel."),
     volume: int = typer.Option(None, "--volume", help="Volume index K of 4D inputs."),

@@ -1,7 +1,8 @@
 """Preprocess a whole dataset: discover cases, prepare each (in parallel), write them, resume.
 
 Output: ``<out>/<subject>/ct.nii.gz`` (int16 HU), ``mask.nii.gz``, ``labels.nii.gz`` (if given),
-``mr_<field>T_<contrast>.nii.gz`` (float32, normalised; field ``unknown`` when no source says it:
+``mr_<field>T_<contrast>.nii.gz`` (float32; normalised only when asked, since a model's input plan
+normalises for itself; field ``unknown`` when no source says it:
 ``mr_unknownT_t1w.nii.gz``), ``case.json`` (the invertible record) and ``<out>/manifest.csv`` --
 the phantom's layout, so training reads real and simulated data the same way.
 

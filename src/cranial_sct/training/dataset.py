@@ -12,6 +12,8 @@ contrast re-mapping augmentation. The reference mask (the cohort's ``mask`` file
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from cranial_sct.io.manifest import MANIFEST_NAME, ManifestRow, read_manifest
 from cranial_sct.io.nifti import read_nifti
 from cranial_sct.io.volume import Volume
 from cranial_sct.models.conditioning import encode_condition
+from cranial_sct.preprocess.dataset import CASE_RECORD
 from cranial_sct.preprocess.plan import InputPlan, prepare
 from cranial_sct.training.config import DataConfig
 
@@ -71,6 +74,12 @@ def _by_subject(root: Path) -> dict[str, list[ManifestRow]]:
     return by_subject
 
 
+def preprocessed_with_n4(config: DataConfig, subject: str) -> bool:
+    """True when ``cranial-sct preprocess`` already N4-corrected the cohort's MR (its ``case.json`` says so)."""
+    record = Path(config.root) / subject / CASE_RECORD
+    return record.is_file() and bool(json.loads(record.read_text()).get("options", {}).get("n4", False))
+
+
 def native_spacing(config: DataConfig, subject: str) -> list[float]:
     """The voxel size of ``subject``'s CT: the plan's spacing when the config leaves it to the data."""
     root = Path(config.root)
@@ -81,7 +90,8 @@ def native_spacing(config: DataConfig, subject: str) -> list[float]:
 
 
 def load_cases(config: DataConfig, plan: InputPlan, contrasts: list[str], subjects: list[str], fields: list[str]) -> list[Case]:
-    """One case per (subject, field strength) with at least one of ``contrasts``, ``fields`` empty = all."""
+    """One case per (subject, field strength) with at least one of ``contrasts``, ``fields`` empty = all.
+    MR that ``preprocess`` already N4-corrected is not corrected twice."""
     root = Path(config.root)
     by_subject = _by_subject(root)
     cases = []
@@ -103,7 +113,8 @@ def load_cases(config: DataConfig, plan: InputPlan, contrasts: list[str], subjec
                 mr_rows[row.field_T][row.contrast] = row
         for field_T, by_contrast in sorted(mr_rows.items()):
             present = [c for c in contrasts if c in by_contrast]
-            prepared = prepare(plan, {c: _read(root, by_contrast[c], ct) for c in present}, companions=carried)
+            as_loaded = dataclasses.replace(plan, n4=plan.n4 and not preprocessed_with_n4(config, subject))
+            prepared = prepare(as_loaded, {c: _read(root, by_contrast[c], ct) for c in present}, companions=carried)
             mask = prepared.mask.astype(np.uint8)
             ct_array = prepared.companions["ct"].astype(np.float32)
             classes = stage1_classes(ct_array, mask, config)

@@ -51,7 +51,9 @@ from cranial_sct.training.checkpoint import (
 from cranial_sct.training.config import TrainConfig, save_config, to_dict
 from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training.augment import Augmenter
-from cranial_sct.training.dataset import Case, intensity_statistics, load_cases, native_spacing, split_subjects
+from cranial_sct.training.dataset import (
+    Case, intensity_statistics, load_cases, native_spacing, preprocessed_with_n4, split_subjects,
+)  # fmt: skip
 from cranial_sct.training.losses import SCTLoss
 from cranial_sct.training.sampling import PatchDataset, StepSampler
 
@@ -116,10 +118,12 @@ def _prepare_run_dir(config: TrainConfig, resume: bool, dist_info: distributed.D
 
 
 def build_input_plan(config: TrainConfig, first_subject: str) -> InputPlan:
-    """The plan from ``data``; without ``data.spacing_mm``, the voxel size of the training data itself."""
+    """The plan from ``data``; without ``data.spacing_mm``, the voxel size of the training data itself.
+    N4 is in the plan when the config asks for it or ``preprocess`` already applied it to the cohort."""
     data = config.data
     spacing = data.spacing_mm * 3 if len(data.spacing_mm) == 1 else data.spacing_mm or native_spacing(data, first_subject)
-    return InputPlan(spacing_mm=[float(s) for s in spacing], head_mask=data.head_mask, n4=data.n4, normalisation=data.normalisation,
+    return InputPlan(spacing_mm=[float(s) for s in spacing], head_mask=data.head_mask,
+                     n4=data.n4 or preprocessed_with_n4(data, first_subject), normalisation=data.normalisation,
                      crop_margin_mm=data.crop_margin_mm)
 
 
