@@ -125,3 +125,19 @@ def test_the_field_strength_defaults_to_the_bids_sidecar(capsys, monkeypatch, ch
     assert not (out / "uncertainty.nii.gz").exists()
     code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--out", out)
     assert code == 2 and "holds a prediction already; pass --overwrite" in err
+
+
+@pytest.mark.parametrize("bad", ["ct", "constant"])
+def test_a_ct_as_mr_and_an_mr_constant_inside_the_mask_are_one_line_each(
+    capsys, monkeypatch, checkpoints, phantom_cohort: Path, tmp_path: Path, bad: str  # noqa: F811
+) -> None:
+    mask = phantom_cohort / HELD_OUT / "mask.nii.gz"
+    if bad == "ct":
+        mr, extra, message = phantom_cohort / HELD_OUT / "ct.nii.gz", [], "looks like a CT"
+    else:
+        flat = read_volume(phantom_cohort / HELD_OUT / "mr_1.5T_t1w.nii.gz")
+        mr = write_volume(flat.with_array(np.where(read_volume(mask).array > 0, 500.0, 0.0).astype(np.float32)), tmp_path / "flat.nii.gz")
+        extra, message = ["--mask", mask], "flat.nii.gz: cannot normalise"
+    code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, "--mr", mr, *extra, "--out", tmp_path / "out")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
