@@ -18,7 +18,6 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
 
 from cranial_sct.errors import InputError
 from cranial_sct.io.dicom_frames import Frame
@@ -114,17 +113,36 @@ def _equalise(array: np.ndarray, offsets: np.ndarray, step: float) -> np.ndarray
 def _untilt(array: np.ndarray, drift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shift each slice by its in-plane drift (rows, columns) onto a canvas that holds them all.
 
-    Returns the canvas stack and the drift of the canvas origin (the most negative drift), in pixels.
+    The canvas keeps the pixel grid of the slice drifted furthest toward the last row (and column),
+    so that slice is copied unchanged, and reaches a whole number of pixels beyond the other end, as
+    dcm2niix's does. Returns the canvas stack and the drift of its origin, in pixels.
     """
-    low, high = drift.min(axis=0), drift.max(axis=0)
-    extra = np.ceil(high - low - 1e-6).astype(int)
-    fill = float(array.min())
-    out = np.full((array.shape[0], array.shape[1] + extra[0], array.shape[2] + extra[1]), fill, dtype=np.float32)
+    high = drift.max(axis=0)
+    extra = np.ceil(high - drift.min(axis=0) - 1e-6).astype(int)
+    low = high - extra
+    fill = np.float32(array.min())
+    out = np.empty((array.shape[0], array.shape[1] + extra[0], array.shape[2] + extra[1]), dtype=np.float32)
     for k in range(array.shape[0]):
-        canvas = np.full(out.shape[1:], fill, dtype=np.float32)
-        canvas[: array.shape[1], : array.shape[2]] = array[k]
-        ndimage.shift(canvas, drift[k] - low, output=out[k], order=1, mode="constant", cval=fill)
+        rows = _shift_axis(array[k], drift[k, 0] - low[0], out.shape[1], 0, fill)
+        out[k] = _shift_axis(rows, drift[k, 1] - low[1], out.shape[2], 1, fill)
     return out, low
+
+
+def _shift_axis(image: np.ndarray, shift: float, size: int, axis: int, fill: np.float32) -> np.ndarray:
+    """``image`` moved by ``shift`` pixels along ``axis`` into ``size`` pixels, linearly interpolated.
+
+    Past the first source pixel it is repeated for one pixel, past the last the canvas holds ``fill``
+    (dcm2niix's rule, which it applies to rows counted from the bottom, the order it stores them in).
+    """
+    count = image.shape[axis]
+    source = np.arange(size) - shift
+    lower = np.clip(np.floor(source).astype(int), 0, count - 1)
+    upper = np.minimum(lower + 1, count - 1)
+    weight = np.expand_dims(np.clip(source - lower, 0, 1).astype(np.float32), 1 - axis)
+    out = np.take(image, lower, axis=axis) * (1 - weight) + np.take(image, upper, axis=axis) * weight
+    outside = (source <= -1) | (source > count - 1)
+    np.moveaxis(out, axis, 0)[outside] = fill
+    return out
 
 
 def _tilt_deg(positions: np.ndarray, normal: np.ndarray) -> float:

@@ -23,6 +23,10 @@ from pydicom.tag import BaseTag
 from cranial_sct.errors import InputError
 
 LAST_INDEXED_TAG = 0x00280011  # Columns: every element the index needs comes before it
+COMPLEX_COMPONENTS = {
+    "M": "magnitude", "MAGNITUDE": "magnitude", "P": "phase", "PHASE": "phase",
+    "R": "real", "REAL": "real", "I": "imaginary", "IMAGINARY": "imaginary",
+}  # fmt: skip
 
 
 @dataclass
@@ -55,9 +59,9 @@ def index_series(folder: Path) -> list[SeriesEntry]:
         if header is None or "Rows" not in header or "SeriesInstanceUID" not in header:
             continue
         uid = str(header.SeriesInstanceUID)
-        image_type = tuple(str(v) for v in header.get("ImageType", []) or [])
+        image_type = tuple(str(v).upper() for v in header.get("ImageType", []) or [])
         split_key = (
-            str(header.get("SeriesNumber", "")), str(header.get("EchoNumbers", "")), "\\".join(image_type),
+            str(header.get("SeriesNumber", "")), str(header.get("EchoNumbers", "")), _component(image_type),
             f"{header.Rows}x{header.get('Columns', '')}", _rounded(header.get("ImageOrientationPatient")),
         )  # fmt: skip
         entry = groups[uid].get(split_key)
@@ -102,6 +106,12 @@ def _read_index_header(path: Path) -> pydicom.Dataset | None:
 
 def _past_index(tag: BaseTag, vr: str | None, length: int) -> bool:
     return tag > LAST_INDEXED_TAG
+
+
+def _component(image_type: tuple[str, ...]) -> str:
+    """Magnitude, phase, real or imaginary, as ImageType says (other ImageType values do not split)."""
+    found = [value for value in image_type if value in COMPLEX_COMPONENTS]
+    return COMPLEX_COMPONENTS[found[0]] if found else ""
 
 
 def _rounded(orientation: object) -> str:

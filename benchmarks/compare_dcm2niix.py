@@ -1,0 +1,164 @@
+"""``read_volume`` against dcm2niix, series by series, on neurolabusc's dcm_qa DICOM collections.
+
+    .venv/bin/python benchmarks/compare_dcm2niix.py [--data /work/dcmqa] [--only NAME] [--work DIR]
+
+``--data`` holds the repositories (dcm_qa_ct, dcm_qa_enh, ...; fetch them and extract each tree
+there; gzipped DICOM such as dcm_qa_philips_enh's must be gunzipped into a folder below ``--data``
+first). Every folder with files is indexed with cranial-sct's own header index; each series found is
+linked into a scratch folder and converted by dcm2niix (``-p y``, its default Philips floating-point
+scaling), then read by ``read_volume`` (volume 0 of a 4D series, and its last volume). For each:
+
+- geometry: the world position of every voxel centre (compared exactly through the two affines,
+  allowing any axis order or flip) within 0.05 mm of dcm2niix's;
+- values: equal within 1e-3 of the image's range; for slices dcm2niix resamples itself (its
+  ``_Tilt`` and ``_Eq`` outputs) within 0.5 + 1e-3 of the range, because dcm2niix rounds the
+  interpolated values to integers, and except a one-voxel rim of the tilted grid, which dcm2niix
+  fills with the darkest value where cranial-sct interpolates against it.
+
+Series whose files are missing from the snapshot (files of 4 MiB or more are left out) are reported
+as ``missing``; a series that cranial-sct refuses shows the one-line reason. Prints one row per series
+and the pass count; never raises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from cranial_sct.errors import InputError
+from cranial_sct.io.dicom_index import SeriesEntry, index_series
+from cranial_sct.io.readers import read_volume
+
+POSITION_TOLERANCE_MM = 0.05
+DCM2NIIX = shutil.which("dcm2niix") or str(Path(sys.executable).with_name("dcm2niix"))
+
+
+def leaf_folders(data: Path) -> list[Path]:
+    """Folders that hold files directly (a series may not span folders in these collections)."""
+    return sorted({p.parent for p in data.rglob("*") if p.is_file() and not p.name.endswith((".gz", ".nii", ".json", ".png", ".md", ".sh", ".txt"))})
+
+
+def convert(entry: SeriesEntry, work: Path) -> list[Path]:
+    """dcm2niix's NIfTI files for the series' files alone."""
+    source, out = work / "in", work / "out"
+    for folder in (source, out):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    for k, path in enumerate(entry.files):
+        (source / f"{k:05d}.dcm").symlink_to(path.resolve())
+    subprocess.run([DCM2NIIX, "-b", "n", "-z", "n", "-p", "y", "-f", "s", "-o", str(out), str(source)], capture_output=True, check=False)
+    return sorted(out.glob("*.nii"))
+
+
+def reference(outputs: list[Path]) -> tuple[Path | None, str]:
+    """The dcm2niix output to compare with, and how it was made."""
+    for tag in ("_Tilt_Eq_1", "_Tilt_1", "_Eq_1"):
+        chosen = [p for p in outputs if p.stem.endswith(tag)]
+        if chosen:
+            return chosen[0], "resampled"
+    plain = [p for p in outputs if "_Tilt" not in p.stem and "_Eq" not in p.stem]
+    if len(plain) == 1:
+        return plain[0], "exact"
+    return None, f"dcm2niix wrote {len(outputs)} files"
+
+
+def compare(mine_array: np.ndarray, mine_affine: np.ndarray, ref: nib.Nifti1Image, kind: str, volume: int) -> str:
+    """'pass' or what differs: geometry through the affines, then values voxel for voxel."""
+    ref_array = np.asarray(ref.dataobj[..., volume] if len(ref.shape) > 3 else ref.dataobj, dtype=np.float64)  # scaled
+    ref_array = ref_array.reshape(ref_array.shape[:3])
+    mapping = np.linalg.inv(ref.affine) @ mine_affine  # my voxel -> dcm2niix voxel
+    axes = np.rint(mapping[:3, :3])
+    corners = np.array([[i, j, k, 1] for i in (0, mine_array.shape[0] - 1) for j in (0, mine_array.shape[1] - 1) for k in (0, mine_array.shape[2] - 1)]).T
+    ref_corners = np.rint(mapping @ corners)
+    error = np.linalg.norm((ref.affine @ ref_corners - mine_affine @ corners)[:3], axis=0).max()
+    if error > POSITION_TOLERANCE_MM or np.abs(np.abs(axes).sum(axis=0) - 1).max() > 0:
+        return f"geometry off by {error:.3g} mm"
+    low, high = ref_corners[:3].min(axis=1).astype(int), ref_corners[:3].max(axis=1).astype(int)
+    if (low < 0).any() or (high >= ref_array.shape).any() or mine_array.shape != tuple(np.abs(axes).T @ ref_array.shape):
+        return f"grid {mine_array.shape} vs dcm2niix {ref_array.shape}"
+    grid = np.indices(mine_array.shape).reshape(3, -1)
+    ref_index = (mapping[:3, :3] @ grid + mapping[:3, 3:4]).round().astype(int)
+    ref_values = ref_array[tuple(ref_index)].reshape(mine_array.shape)
+    span = float(ref_values.max() - ref_values.min()) or 1.0
+    diff = np.abs(mine_array.astype(np.float64) - ref_values)
+    tolerance = 1e-3 * span + (0.5 if kind == "resampled" else 0.0)
+    if kind == "resampled":
+        diff = diff[1:-1, 1:-1, :]  # dcm2niix fills the rim of a tilted grid with the darkest value
+    worst = float(diff.max())
+    if worst > tolerance:
+        ratio = np.median(mine_array[mine_array != 0] / np.where(ref_values == 0, np.nan, ref_values)[mine_array != 0])
+        return f"values differ by up to {worst:.4g} (median ratio {ratio:.4g})"
+    return "pass"
+
+
+def check_series(entry: SeriesEntry, folder: Path, work: Path) -> list[tuple[str, str, str]]:
+    """Rows (volume, kind, result) for one series."""
+    if entry.is_mosaic:
+        return [("-", "mosaic", "refused: Siemens mosaic (not structural)")]
+    ref_path, kind = reference(convert(entry, work))
+    if ref_path is None:
+        return [("-", "-", kind)]
+    ref = nib.load(ref_path)
+    volumes = ref.shape[3] if len(ref.shape) > 3 else 1
+    rows = []
+    for volume in sorted({0, volumes - 1}):
+        options: dict = {"series_uid": entry.key}
+        try:
+            try:
+                mine = read_volume(folder, volume if volumes > 1 else None, **options)
+                note = ""
+            except InputError as error:
+                if "--allow-gaps" not in str(error):
+                    raise
+                mine = read_volume(folder, volume if volumes > 1 else None, allow_gaps=True, **options)
+                note = " (--allow-gaps)"
+            result = compare(mine.array, mine.affine, ref, kind, volume) + note
+        except InputError as error:
+            result = f"refused: {str(error).split(': ', 1)[-1][:110]}"
+        except Exception as error:  # report, never stop: a traceback is itself a finding
+            result = f"TRACEBACK {type(error).__name__}: {error}"
+            traceback.print_exc(file=sys.stderr)
+        rows.append((f"{volume}/{volumes}", kind, result))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/work/dcmqa"))
+    parser.add_argument("--only", default="", help="only folders whose path contains this text")
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    passed = total = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.work or Path(scratch)
+        print(f"{'folder':<58} {'series':<22} {'vol':>7} {'kind':<9} result")
+        for folder in leaf_folders(args.data):
+            if args.only not in str(folder):
+                continue
+            for entry in index_series_safely(folder):
+                short = entry.key.split(".")[-1][:20]
+                for volume, kind, result in check_series(entry, folder, work):
+                    total += 1
+                    passed += result.startswith("pass")
+                    print(f"{str(folder.relative_to(args.data))[-58:]:<58} {short:<22} {volume:>7} {kind:<9} {result}", flush=True)
+    print(f"passed {passed} of {total}")
+
+
+def index_series_safely(folder: Path) -> list[SeriesEntry]:
+    """The folder's own series (not its subfolders', which are listed on their own)."""
+    try:
+        return [e for e in index_series(folder) if all(p.parent == folder for p in e.files)]
+    except InputError:
+        return []
+
+
+if __name__ == "__main__":
+    main()
