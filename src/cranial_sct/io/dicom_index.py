@@ -11,18 +11,23 @@ therefore grouped by UID and then split on those fields; a split series is named
 
 from __future__ import annotations
 
+import os
+import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import pydicom
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_partial
+from pydicom.filereader import data_element_generator
 from pydicom.tag import BaseTag
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from cranial_sct.errors import InputError
 
-LAST_INDEXED_TAG = 0x00280011  # Columns: every element the index needs comes before it
+TRANSFER_SYNTAX, MODALITY, DESCRIPTION = 0x00020010, 0x00080060, 0x0008103E
+IMAGE_TYPE, ECHO_NUMBERS, SERIES_UID, SERIES_NUMBER = 0x00080008, 0x00180086, 0x0020000E, 0x00200011
+ORIENTATION, ROWS, COLUMNS = 0x00200037, 0x00280010, 0x00280011
+LAST_INDEXED_TAG = COLUMNS  # every element the index needs comes before it
 COMPLEX_COMPONENTS = {
     "M": "magnitude", "MAGNITUDE": "magnitude", "P": "phase", "PHASE": "phase",
     "R": "real", "REAL": "real", "I": "imaginary", "IMAGINARY": "imaginary",
@@ -54,20 +59,20 @@ def index_series(folder: Path) -> list[SeriesEntry]:
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
     groups: dict[str, dict[tuple[str, ...], SeriesEntry]] = defaultdict(dict)
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in _files_below(folder):
         header = _read_index_header(path)
-        if header is None or "Rows" not in header or "SeriesInstanceUID" not in header:
+        if header is None or ROWS not in header or SERIES_UID not in header:
             continue
-        uid = str(header.SeriesInstanceUID)
-        image_type = tuple(str(v).upper() for v in header.get("ImageType", []) or [])
+        uid = _decoded(header.get(SERIES_UID))
+        image_type = tuple(_decoded(header.get(IMAGE_TYPE)).upper().split("\\"))
         split_key = (
-            str(header.get("SeriesNumber", "")), str(header.get("EchoNumbers", "")), _component(image_type),
-            f"{header.Rows}x{header.get('Columns', '')}", _rounded(header.get("ImageOrientationPatient")),
+            _decoded(header.get(SERIES_NUMBER)), _decoded(header.get(ECHO_NUMBERS)), _component(image_type),
+            _decoded(header.get(ROWS)) + "x" + _decoded(header.get(COLUMNS)), _rounded(_decoded(header.get(ORIENTATION))),
         )  # fmt: skip
         entry = groups[uid].get(split_key)
         if entry is None:
             entry = groups[uid][split_key] = SeriesEntry(
-                uid, str(header.get("SeriesDescription", "")), str(header.get("Modality", "")),
+                uid, _decoded(header.get(DESCRIPTION)), _decoded(header.get(MODALITY)),
                 split_key[0], image_type,
             )  # fmt: skip
         entry.files.append(path)
@@ -95,17 +100,40 @@ def describe(series: list[SeriesEntry]) -> str:
     return "; ".join(entry.label() for entry in series)
 
 
-def _read_index_header(path: Path) -> pydicom.Dataset | None:
-    """The header up to Columns, or None for a file that is not DICOM."""
+def _read_index_header(path: Path) -> dict[int, Any] | None:
+    """The elements up to Columns as {tag: stored value}, or None for a file that is not DICOM Part 10.
+
+    pydicom's element tokenizer without its Dataset objects, whose construction is most of the cost
+    of reading thousands of small headers (a 5,000-file folder: 2.7 s through ``read_partial``).
+    """
     try:
         with open(path, "rb") as handle:
-            return read_partial(handle, stop_when=_past_index)
-    except (InvalidDicomError, EOFError, OSError, ValueError, TypeError):
+            if handle.read(132)[128:] != b"DICM":
+                return None
+            meta = {e.tag: e.value for e in data_element_generator(handle, False, True, stop_when=_past_meta)}
+            syntax = _decoded(meta.get(TRANSFER_SYNTAX))
+            if syntax == DeflatedExplicitVRLittleEndian:
+                return None
+            implicit, little = syntax == ImplicitVRLittleEndian, syntax != ExplicitVRBigEndian
+            return {e.tag: e.value for e in data_element_generator(handle, implicit, little, stop_when=_past_index)}
+    except (EOFError, OSError, ValueError, TypeError, struct.error):
         return None
+
+
+def _past_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return tag.group != 2
 
 
 def _past_index(tag: BaseTag, vr: str | None, length: int) -> bool:
     return tag > LAST_INDEXED_TAG
+
+
+def _decoded(value: Any) -> str:
+    """A stored value as text (bytes as read, or an already converted value)."""
+    if value is None:
+        return ""
+    raw = value if isinstance(value, bytes) else str(value).encode()
+    return raw.decode("latin-1").strip("\x00 ")
 
 
 def _component(image_type: tuple[str, ...]) -> str:
@@ -114,11 +142,17 @@ def _component(image_type: tuple[str, ...]) -> str:
     return COMPLEX_COMPONENTS[found[0]] if found else ""
 
 
-def _rounded(orientation: object) -> str:
+def _rounded(orientation: str) -> str:
     """ImageOrientationPatient to 3 decimals, so rounding noise does not split a series."""
-    if not orientation:
-        return ""
-    return ",".join(f"{float(v):.3f}" for v in orientation)  # type: ignore[union-attr]
+    try:
+        return ",".join(f"{float(v):.3f}" for v in orientation.split("\\"))
+    except ValueError:
+        return orientation
+
+
+def _files_below(folder: Path) -> list[Path]:
+    """Every file below ``folder``, sorted (os.walk: no stat per file, unlike Path.rglob + is_file)."""
+    return sorted(Path(root) / name for root, _, names in os.walk(folder) for name in names)
 
 
 def _named(parts: dict[tuple[str, ...], SeriesEntry]) -> list[SeriesEntry]:
