@@ -65,16 +65,18 @@ def convert(entry: SeriesEntry, work: Path) -> list[Path]:
     return sorted(out.glob("*.nii"))
 
 
-def reference(outputs: list[Path]) -> tuple[Path | None, str]:
-    """The dcm2niix output to compare with, and how it was made."""
+def references(outputs: list[Path]) -> tuple[list[Path], str]:
+    """The dcm2niix outputs to compare with, in order, and how they were made.
+
+    Its resampled tilt/equal-spacing file when it wrote one; else every plain file, which for a
+    series that dcm2niix splits (magnitude and field map, echoes) are compared with our volumes
+    0, 1, ... in turn.
+    """
     for tag in ("_Tilt_Eq_1", "_Tilt_1", "_Eq_1"):
         chosen = [p for p in outputs if p.stem.endswith(tag)]
         if chosen:
-            return chosen[0], "resampled"
-    plain = [p for p in outputs if "_Tilt" not in p.stem and "_Eq" not in p.stem]
-    if len(plain) == 1:
-        return plain[0], "exact"
-    return None, f"dcm2niix wrote {len(outputs)} files"
+            return chosen[:1], "resampled"
+    return [p for p in outputs if "_Tilt" not in p.stem and "_Eq" not in p.stem], "exact"
 
 
 def compare(mine_array: np.ndarray, mine_affine: np.ndarray, ref: nib.Nifti1Image, kind: str, volume: int) -> tuple[str, str]:
@@ -135,29 +137,35 @@ def check_series(entry: SeriesEntry, folder: Path, work: Path) -> list[tuple[str
     """Rows (volume, kind, status, detail) for one series."""
     if entry.is_mosaic:
         return [("-", "mosaic", "refused", f"Siemens mosaic, by design; its pixels decode (checksum {_checksum(entry.files[0])})")]
-    outputs = convert(entry, work)
-    ref_path, how = reference(outputs)
-    if ref_path is None:
-        return [("-", "split", "not compared", how)]
-    ref = nib.load(ref_path)
-    volumes = ref.shape[3] if len(ref.shape) > 3 else 1
-    kind = "2D" if ref.shape[2] == 1 else "4D" if volumes > 1 else "3D"
+    refs, how = references(convert(entry, work))
+    if not refs:
+        return [("-", "-", "not compared", "dcm2niix wrote nothing")]
+    shapes = [nib.load(path).shape for path in refs]
+    if len(refs) > 1 and any(len(shape) > 3 for shape in shapes):
+        return [("-", "split", "not compared", f"dcm2niix split it into {len(refs)} files, some 4D")]
+    if len(refs) > 1:  # ours: one 4D series whose volumes are dcm2niix's files
+        pairs = [(path, 0, k, len(refs)) for k, path in enumerate(refs)]
+    else:
+        volumes = shapes[0][3] if len(shapes[0]) > 3 else 1
+        pairs = [(refs[0], k, k if volumes > 1 else None, volumes) for k in sorted({0, volumes - 1})]
     rows = []
-    for volume in sorted({0, volumes - 1}):
+    for ref_path, ref_volume, volume, count in pairs:
+        ref = nib.load(ref_path)
+        kind = "2D" if ref.shape[2] == 1 else "4D" if count > 1 and len(refs) == 1 else "3D"
         try:
-            mine, note = _read(folder, entry.key, volume if volumes > 1 else None)
-            status, detail = compare(mine.array, mine.affine, ref, how, volume)
+            mine, note = _read(folder, entry.key, volume)
+            status, detail = compare(mine.array, mine.affine, ref, how, ref_volume)
             if status == "FAIL" and how == "resampled":
                 checked, worst = against_slices(entry.files, mine.array, mine.affine)
                 if checked and worst < 0.05:
                     status, detail = "documented", f"dcm2niix {ref_path.stem[-7:]}: {detail}; ours equals the DICOM slices at each voxel's position ({checked} slices, max |diff| {worst:.3g})"
-            detail += note
+            detail += note + (f" (vs dcm2niix's {ref_path.name})" if len(refs) > 1 else "")
         except InputError as error:
             status, detail = "refused", str(error).split(": ", 1)[-1][:110]
         except Exception as error:  # report, never stop: a traceback is itself a finding
             status, detail = "TRACEBACK", f"{type(error).__name__}: {error}"
             traceback.print_exc(file=sys.stderr)
-        rows.append((f"{volume}/{volumes}", kind + (" rs" if how == "resampled" else ""), status, detail))
+        rows.append((f"{volume or 0}/{count}", kind + (" rs" if how == "resampled" else ""), status, detail))
     return rows
 
 

@@ -25,7 +25,7 @@ from cranial_sct.io.dicom_frames import Frame
 log = logging.getLogger(__name__)
 ORIENTATION_TOLERANCE = 1e-4
 POSITION_TOLERANCE_MM = 0.01
-TILT_TOLERANCE_MM = 0.05  # in-plane drift of the last slice below which a stack counts as straight
+TILT_TOLERANCE_MM = 0.05  # in-plane drift (any slice vs the first) below which a stack counts as straight
 
 
 def stack_on_grid(
@@ -41,9 +41,10 @@ def stack_on_grid(
     row_dir, col_dir = np.asarray(first.orientation[:3]), np.asarray(first.orientation[3:])
     normal = np.cross(row_dir, col_dir)
     positions = np.asarray([frame.position for frame in frames])
-    offsets = (positions - positions[0]) @ normal
+    moves = positions - positions[0]
+    offsets = moves @ normal
     step, regular = _slice_step(offsets, name, allow_gaps)
-    drift = np.stack([(positions - positions[0]) @ col_dir / first.spacing[0], (positions - positions[0]) @ row_dir / first.spacing[1]], axis=1)
+    drift = np.stack([moves @ col_dir / first.spacing[0], moves @ row_dir / first.spacing[1]], axis=1)  # pixels
     array = read_slices(frames)
     notes: list[str] = []
     origin = positions[0]
