@@ -143,8 +143,8 @@ def check_series(entry: SeriesEntry, folder: Path, work: Path) -> list[tuple[str
     shapes = [nib.load(path).shape for path in refs]
     if len(refs) > 1 and any(len(shape) > 3 for shape in shapes):
         return [("-", "split", "not compared", f"dcm2niix split it into {len(refs)} files, some 4D")]
-    if len(refs) > 1:  # ours: one 4D series whose volumes are dcm2niix's files
-        pairs = [(path, 0, k, len(refs)) for k, path in enumerate(refs)]
+    if len(refs) > 1:  # ours: one 4D series whose volumes are dcm2niix's files, in some order
+        return [_matched(entry, folder, ref_path, len(refs)) for ref_path in refs]
     else:
         volumes = shapes[0][3] if len(shapes[0]) > 3 else 1
         pairs = [(refs[0], k, k if volumes > 1 else None, volumes) for k in sorted({0, volumes - 1})]
@@ -167,6 +167,20 @@ def check_series(entry: SeriesEntry, folder: Path, work: Path) -> list[tuple[str
             traceback.print_exc(file=sys.stderr)
         rows.append((f"{volume or 0}/{count}", kind + (" rs" if how == "resampled" else ""), status, detail))
     return rows
+
+
+def _matched(entry: SeriesEntry, folder: Path, ref_path: Path, count: int) -> tuple[str, str, str, str]:
+    """The row for one of the files dcm2niix split a series into: the first of our volumes equal to it."""
+    ref = nib.load(ref_path)
+    for k in range(count):
+        try:
+            mine, note = _read(folder, entry.key, k)
+        except InputError as error:
+            return "-", "3D", "refused", str(error).split(": ", 1)[-1][:110]
+        status, detail = compare(mine.array, mine.affine, ref, "exact", 0)
+        if status == "pass":
+            return f"{k}/{count}", "3D", status, f"{detail}{note} (= dcm2niix's {ref_path.name})"
+    return "-", "3D", "FAIL", f"no volume equals dcm2niix's {ref_path.name}"
 
 
 def _read(folder: Path, key: str, volume: int | None) -> tuple[Volume, str]:
