@@ -172,15 +172,16 @@ def check_series(entry: SeriesEntry, folder: Path, work: Path) -> list[tuple[str
 def _matched(entry: SeriesEntry, folder: Path, ref_path: Path, count: int) -> tuple[str, str, str, str]:
     """The row for one of the files dcm2niix split a series into: the first of our volumes equal to it."""
     ref = nib.load(ref_path)
+    kind = "2D" if ref.shape[2] == 1 else "3D"
     for k in range(count):
         try:
             mine, note = _read(folder, entry.key, k)
         except InputError as error:
-            return "-", "3D", "refused", str(error).split(": ", 1)[-1][:110]
+            return "-", kind, "refused", str(error).split(": ", 1)[-1][:110]
         status, detail = compare(mine.array, mine.affine, ref, "exact", 0)
         if status == "pass":
-            return f"{k}/{count}", "3D", status, f"{detail}{note} (= dcm2niix's {ref_path.name})"
-    return "-", "3D", "FAIL", f"no volume equals dcm2niix's {ref_path.name}"
+            return f"{k}/{count}", kind, status, f"{detail}{note} (= dcm2niix's {ref_path.name})"
+    return "-", kind, "FAIL", f"no volume equals dcm2niix's {ref_path.name}"
 
 
 def _read(folder: Path, key: str, volume: int | None) -> tuple[Volume, str]:

@@ -47,17 +47,22 @@ class Frame:
 
 def read_frames(files: list[Path], name: str) -> tuple[list[Frame], pydicom.Dataset]:
     """Every frame of ``files`` and the first file's header (for metadata); headers only, no pixels."""
+    first = _header(files[0], name)
     frames: list[Frame] = []
-    first: pydicom.Dataset | None = None
     for path in files:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
-        first = first or header
+        header = first if path == files[0] else _header(path, name)
         if "PerFrameFunctionalGroupsSequence" in header:
             frames.extend(_enhanced_frames(header, path, name))
         else:
             frames.append(_classic_frame(header, path, name))
-    assert first is not None
     return frames, first
+
+
+def _header(path: Path, name: str) -> pydicom.Dataset:
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as error:  # pydicom raises many types for damaged headers
+        raise InputError(f"{name}: cannot read the header of {path} ({type(error).__name__}: {error})") from error
 
 
 def split_volumes(frames: list[Frame], name: str) -> list[list[Frame]]:
@@ -107,7 +112,8 @@ def _enhanced_frames(header: pydicom.Dataset, path: Path, name: str) -> list[Fra
     ]  # fmt: skip
     frames = []
     for number, groups in enumerate(header.PerFrameFunctionalGroupsSequence):
-        def group(sequence: str) -> pydicom.Dataset:
+        def group(sequence: str, groups: pydicom.Dataset = groups) -> pydicom.Dataset:
+            """A functional group of this frame, else the shared one, else empty."""
             return _item(groups, sequence) or _item(shared, sequence) or pydicom.Dataset()
 
         plane, orientation = group("PlanePositionSequence"), group("PlaneOrientationSequence")
