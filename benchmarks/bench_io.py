@@ -1,10 +1,14 @@
-"""Speed and peak memory of reading and preprocessing (issue 3 targets), printed as a table.
+"""Speed and peak memory of reading and preprocessing (issues 3 and 10), printed as a table.
 
-    .venv/bin/python benchmarks/bench_io.py [--repeats 3] [--work DIR]
+    .venv/bin/python benchmarks/bench_io.py [--repeats 3] [--work DIR] [--only TEXT] [--folder DIR --series KEY]
 
 - preprocess one 1-mm head pair end to end (read, N4, rigid MI registration, mask, normalise,
   crop, write) with ``preprocess_dataset``: target <= 60 s on the 2-core machine;
-- read a 200-slice 512 x 512 DICOM CT series with ``read_volume``: target <= 3 s.
+- read a 200-slice 512 x 512 DICOM CT series with ``read_volume``: target <= 3 s;
+- pick one 100-slice series out of a folder of 5,000 small DICOM files (50 series, built here):
+  target <= 3 s and <= 500 MB. "before" repeats what the reader did until issue 10 (read every
+  file whole, pixels included, then decode the chosen series); "after" is ``read_volume``, which
+  indexes headers only. ``--folder``/``--series`` times the same on a folder of your own.
 
 The head is the 1-mm phantom subject (seed 0, 1.5 T T1w) with the MR moved rigidly by a known
 8 deg / 16 mm (its affine changes, not its voxels), so the registration error is printed too.
@@ -29,6 +33,10 @@ import numpy as np
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
 from cranial_sct.io.dicom_write import write_ct_series
 from cranial_sct.io.readers import read_volume
 from cranial_sct.io.sitk_bridge import RAS_FROM_LPS
@@ -41,6 +49,12 @@ from cranial_sct.preprocess.masks import head_mask
 from cranial_sct.preprocess.registration import mean_displacement_mm
 
 MOVE_DEG, MOVE_MM = (8.0, -5.0, 6.0), (10.0, -10.0, 8.0)
+MANY_SERIES, MANY_SLICES, MANY_SIDE = 50, 100, 64  # 5,000 files of 64 x 64 pixels
+CHOSEN = 17  # the series picked out of the many
+
+
+def series_uid(number: int) -> str:
+    return generate_uid(entropy_srcs=[f"bench-io-series-{number}"])
 
 
 def preprocess_pair(data: Path, out: Path) -> None:
@@ -49,6 +63,41 @@ def preprocess_pair(data: Path, out: Path) -> None:
 
 def read_series(folder: Path, _: Path) -> None:
     read_volume(folder)
+
+
+def pick_series_reading_pixels(folder: Path, _: Path) -> None:
+    """Before issue 10: every file read whole (pixels included) and kept, then one series decoded."""
+    groups: dict[str, list[pydicom.Dataset]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        dataset = pydicom.dcmread(path)
+        groups.setdefault(str(dataset.SeriesInstanceUID), []).append(dataset)
+    for dataset in groups[(os.environ.get("BENCH_SERIES") or series_uid(CHOSEN)).split("#")[0]]:
+        dataset.pixel_array
+
+
+def pick_series(folder: Path, _: Path) -> None:
+    read_volume(folder, series_uid=os.environ.get("BENCH_SERIES") or series_uid(CHOSEN))
+
+
+def write_many_series(folder: Path) -> None:
+    """MANY_SERIES series of MANY_SLICES small CT slices, one file each, all in one folder."""
+    folder.mkdir(parents=True)
+    pixels = (np.arange(MANY_SIDE * MANY_SIDE, dtype=np.int16).reshape(MANY_SIDE, MANY_SIDE) % 2000).tobytes()
+    for number in range(MANY_SERIES):
+        uid, study = series_uid(number), generate_uid()
+        for k in range(MANY_SLICES):
+            ds = Dataset()
+            ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = CTImageStorage, generate_uid(), "CT"
+            ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = study, uid, number, k + 1
+            ds.ImageOrientationPatient, ds.ImagePositionPatient = [1, 0, 0, 0, 1, 0], [0, 0, 2.0 * k]
+            ds.PixelSpacing, ds.Rows, ds.Columns = [1, 1], MANY_SIDE, MANY_SIDE
+            ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+            ds.RescaleSlope, ds.RescaleIntercept, ds.PixelData = 1, -1024, pixels
+            ds.file_meta = FileMetaDataset()
+            ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = CTImageStorage, ds.SOPInstanceUID
+            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            ds.save_as(folder / f"{number:03d}_{k:03d}.dcm", enforce_file_format=True)
 
 
 def _timed(task: Callable[[Path, Path], None], source: Path, out: Path) -> tuple[float, float]:
@@ -114,20 +163,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--folder", type=Path, default=None, help="also pick --series out of this DICOM folder")
+    parser.add_argument("--series", default="", help="the series (key or UID) to pick out of --folder")
+    parser.add_argument("--only", default="", help="run only the tasks whose label contains this text")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         data, dicom, ct = make_inputs(work)
+        write_many_series(work / "many")
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs")
         print(f"{'task':<48} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9} {'target s':>9}")
         for label, task, source, target in (
             ("preprocess 1-mm head pair (N4 + registration)", preprocess_pair, data, 60),
             ("read 200-slice 512x512 DICOM CT series", read_series, dicom, 3),
+            ("pick 1 of 50 series, 5,000 files: before", pick_series_reading_pixels, work / "many", 3),
+            ("pick 1 of 50 series, 5,000 files: after", pick_series, work / "many", 3),
+            *(
+                [(f"pick {args.series[-12:]} from {args.folder.name}: before", pick_series_reading_pixels, args.folder, 3),
+                 (f"pick {args.series[-12:]} from {args.folder.name}: after", pick_series, args.folder, 3)]
+                if args.folder else []
+            ),
         ):
+            if args.only not in label:
+                continue
+            os.environ["BENCH_SERIES"] = args.series if source == args.folder else ""
             times, peak = measure(task, source, work, args.repeats)
             print(f"{label:<48} {statistics.median(times):>9.2f} {min(times):>7.2f} {max(times):>7.2f} {peak:>9.0f} {target:>9}")
         print(f"load average after the runs: {os.getloadavg()[0]:.1f}")
+        if not (work / "preprocess_pair-0").exists():
+            return
         error = registration_error_mm(work / "preprocess_pair-0" / "s01" / CASE_RECORD, ct)
         print(f"1-mm registration error (known 8 deg / 16 mm move): {error:.2f} mm mean over the head")
 

@@ -2,11 +2,13 @@
 
 Independent of the package's own writer so the reader is tested against separately built files:
 file names are shuffled, InstanceNumber runs backwards, SliceThickness can be zero or absent, pixel
-values are stored with a rescale slope/intercept, and slices can be dropped.
+values are stored with a rescale slope/intercept, slices can be dropped, and ``edit`` changes any
+slice's header (tilt, vendor tags, series numbers).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ def write_mr_series(
     drop: tuple[int, ...] = (),
     series_uid: str | None = None,
     description: str = "T1 MPRAGE",
+    edit: Callable[[Dataset, int], None] | None = None,
+    prefix: str = "IM",
 ) -> str:
     """Write ``volume`` (values must be representable after slope/intercept) as one file per slice."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,8 +63,10 @@ def write_mr_series(
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
         ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
         ds.PixelData = np.ascontiguousarray(stored[:, :, k].T).tobytes()
+        if edit is not None:
+            edit(ds, k)
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = MRImageStorage, ds.SOPInstanceUID
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.save_as(folder / f"IM{order[k]:04d}", enforce_file_format=True)
+        ds.save_as(folder / f"{prefix}{order[k]:04d}", enforce_file_format=True)
     return series_uid

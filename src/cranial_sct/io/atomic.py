@@ -1,4 +1,8 @@
-"""Write-then-rename, so an interrupted run never leaves a half-written file under its final name."""
+"""Write-then-rename, so an interrupted run never leaves a half-written file under its final name.
+
+The data is flushed to disk (fsync) before the rename and the folder entry after it: without that,
+a power cut soon after the rename can leave the final name pointing at an empty or partial file.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,28 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = final.with_name(f".partial-{uuid.uuid4().hex[:8]}-{final.name}")
     try:
         yield tmp
+        sync_tree(tmp)
         os.replace(tmp, final)
+        sync_path(final.parent)
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp)
         elif tmp.exists():
             tmp.unlink()
+
+
+def sync_tree(path: Path) -> None:
+    """fsync a file, or every file and folder below a folder (the folder itself last)."""
+    if path.is_dir():
+        for child in path.rglob("*"):
+            sync_path(child)
+    sync_path(path)
+
+
+def sync_path(path: Path) -> None:
+    """fsync one file or folder entry (folders are opened read-only, as POSIX allows)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

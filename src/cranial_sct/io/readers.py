@@ -14,14 +14,13 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
-import pydicom
 import SimpleITK as sitk
 
 from cranial_sct.errors import InputError
 from cranial_sct.io.dicom_read import read_dicom_series
 from cranial_sct.io.sidecar import read_sidecar
 from cranial_sct.io.sitk_bridge import from_sitk
-from cranial_sct.io.validate import check_volume, guess_modality
+from cranial_sct.io.validate import check_volume, check_volume_index, check_voxel_count, guess_modality
 from cranial_sct.io.volume import Volume
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -48,14 +47,13 @@ def read_volume(
         raise InputError(f"{path}: file not found; check the path")
     suffix = image_suffix(path)
     if path.is_dir():
-        volume = read_dicom_series(path, series_uid, allow_gaps)
+        volume = read_dicom_series(path, series_uid, allow_gaps, volume_index)
     elif suffix in NIFTI_SUFFIXES:
         volume = _read_nifti(path, volume_index)
     elif suffix in ITK_SUFFIXES:
         volume = _read_itk(path, volume_index)
     elif _is_dicom_file(path):
-        uid = series_uid or str(pydicom.dcmread(path, stop_before_pixels=True).get("SeriesInstanceUID", ""))
-        volume = read_dicom_series(path.parent, uid or None, allow_gaps)
+        volume = read_dicom_series(path.parent, series_uid, allow_gaps, volume_index, member=path)
     else:
         raise InputError(f"{path}: unsupported file type; give {SUPPORTED}")
     if volume.meta.get("format") != "dicom":
@@ -72,49 +70,53 @@ def _is_dicom_file(path: Path) -> bool:
 
 
 def _read_nifti(path: Path, volume_index: int | None) -> Volume:
+    """One volume of a NIfTI file: only that volume is loaded, and scaled data comes as float32."""
     try:
         image = nib.load(path)
-        array = np.asanyarray(image.dataobj)
+        one = image.slicer[_volume_slicer(image.shape, volume_index, path)] if len(image.shape) > 3 else image
+        scaled = getattr(one.dataobj, "slope", 1) != 1 or getattr(one.dataobj, "inter", 0) != 0
+        array = one.get_fdata(dtype=np.float32) if scaled else np.asanyarray(one.dataobj)
+    except InputError:
+        raise
     except Exception as error:  # nibabel/gzip raise many types for damaged files
         raise InputError(f"{path}: cannot read as NIfTI ({type(error).__name__}: {error}); the file is damaged or not NIfTI") from error
-    array = _pick_volume(array, volume_index, path)
-    return Volume(array, image.affine, _base_meta(path, "nifti"))
+    return Volume(array.reshape(array.shape[:3]), image.affine, _base_meta(path, "nifti"))
 
 
 def _read_itk(path: Path, volume_index: int | None) -> Volume:
     try:
-        image = sitk.ReadImage(str(path))
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        check_voxel_count(reader.GetSize()[:3], path)
+        image = reader.Execute()
     except RuntimeError as error:
         raise InputError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from error
     if image.GetNumberOfComponentsPerPixel() > 1:
-        index = _check_index(volume_index, image.GetNumberOfComponentsPerPixel(), path)
+        index = check_volume_index(volume_index, image.GetNumberOfComponentsPerPixel(), path)
         image = sitk.VectorIndexSelectionCast(image, index)
     if image.GetDimension() == 4:
         size = list(image.GetSize())
-        index = _check_index(volume_index, size[3], path)
+        index = check_volume_index(volume_index, size[3], path)
         image = sitk.Extract(image, size[:3] + [0], [0, 0, 0, index])
     if image.GetDimension() != 3:
         raise InputError(f"{path}: a 3D image is needed, got a {image.GetDimension()}D image")
     return from_sitk(image, _base_meta(path, path.suffix.lower().lstrip(".")))
 
 
-def _pick_volume(array: np.ndarray, volume_index: int | None, path: Path) -> np.ndarray:
-    """Reduce a 4D (x, y, z, t) array to one volume; trailing singleton axes are dropped."""
-    while array.ndim > 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim == 4:
-        return array[..., _check_index(volume_index, array.shape[3], path)]
-    if array.ndim != 3:
-        raise InputError(f"{path}: a 3D image is needed, got shape {array.shape}")
-    return array
-
-
-def _check_index(volume_index: int | None, count: int, path: Path) -> int:
-    if volume_index is None:
-        raise InputError(f"{path}: 4D image with {count} volumes; choose one with --volume K (0..{count - 1})")
-    if not 0 <= volume_index < count:
-        raise InputError(f"{path}: --volume {volume_index} is out of range; the image has {count} volumes (0..{count - 1})")
-    return volume_index
+def _volume_slicer(shape: tuple[int, ...], volume_index: int | None, path: Path) -> tuple[slice, ...]:
+    """The slicer of one (x, y, z) volume of a 4D+ image (trailing singleton axes are ignored)."""
+    kept = list(shape)
+    while len(kept) > 3 and kept[-1] == 1:
+        kept.pop()
+    if len(kept) > 4:
+        raise InputError(f"{path}: a 3D image is needed, got shape {tuple(shape)}")
+    check_voxel_count(tuple(kept[:3]), path)
+    index = [slice(None)] * len(shape)
+    if len(kept) == 4:
+        k = check_volume_index(volume_index, kept[3], path)
+        index[3] = slice(k, k + 1)
+    return tuple(index)
 
 
 def _base_meta(path: Path, fmt: str) -> dict[str, Any]:

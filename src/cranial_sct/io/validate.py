@@ -6,6 +6,8 @@ near -1000 HU, while MR magnitude images are non-negative, which also reveals a 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from cranial_sct.errors import InputError
@@ -15,6 +17,9 @@ MIN_SPACING_MM = 0.1
 MAX_SPACING_MM = 10.0
 AIR_HU_BELOW = -500.0  # a CT in HU has air (about -1000) in its field of view
 MAX_SHEAR_COS = 1e-3  # cosine between axes above which the grid is called sheared
+# The largest volume read: 2^29 voxels (2 GiB as float32; e.g. 1024 x 1024 x 512), several times a
+# 0.5-mm head CT. Every later step holds a few float32 copies, so more would not fit a 24-GiB machine.
+MAX_VOXELS = 2**29
 
 
 def check_volume(volume: Volume, name: str) -> None:
@@ -27,6 +32,25 @@ def check_volume(volume: Volume, name: str) -> None:
         raise InputError(f"{name}: {int((~finite).sum())} NaN/Inf voxels; fix or replace them before use")
     if volume.array.min() == volume.array.max():
         raise InputError(f"{name}: constant image (every voxel is {volume.array.flat[0]}); is this the right file?")
+
+
+def check_voxel_count(shape: tuple[int, ...], name: str) -> None:
+    """Refuse, before anything is allocated, a volume larger than ``MAX_VOXELS``."""
+    count = int(np.prod(shape, dtype=np.int64))
+    if count > MAX_VOXELS:
+        shown = " x ".join(str(n) for n in shape)
+        raise InputError(
+            f"{name}: {shown} = {count:,} voxels is above the {MAX_VOXELS:,}-voxel limit; crop or downsample it first"
+        )
+
+
+def check_volume_index(volume_index: int | None, count: int, name: str | Path) -> int:
+    """The volume of a 4D input to read: ``volume_index`` checked against ``count`` volumes."""
+    if volume_index is None:
+        raise InputError(f"{name}: 4D image with {count} volumes; choose one with --volume K (0..{count - 1})")
+    if not 0 <= volume_index < count:
+        raise InputError(f"{name}: --volume {volume_index} is out of range; the image has {count} volumes (0..{count - 1})")
+    return volume_index
 
 
 def check_affine(affine: np.ndarray, name: str) -> None:
