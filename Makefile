@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean builtin
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,14 @@ install: $(STAMP)
 # baselines at 1.5 T, predict every field, evaluate, and write the HTML report (quick preset, CPU).
 demo: $(STAMP)
 	$(BIN)/cranial-sct benchmark --preset quick --out runs/demo
+
+# Reproduce the built-in model's weights from the phantom (configs/builtin.yaml; hours on a CPU, resumable).
+builtin: $(STAMP)
+	test -f runs/builtin-phantom/manifest.csv || $(BIN)/cranial-sct simulate --out runs/builtin-phantom --subjects 16 \
+		--fields 0.064,1.5,3,7 --contrasts t1w,t2w,flair --spacing 2 --seed 1
+	$(BIN)/cranial-sct train --config configs/builtin.yaml $$(test -f runs/builtin/checkpoints/last.pt && echo --resume)
+	$(BIN)/cranial-sct export --checkpoint runs/builtin/checkpoints/last.pt --out src/cranial_sct/weights/builtin.pt \
+		--recipe "make builtin (configs/builtin.yaml)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_train_step.py [--models resunet-cascade mamba-cascade ...] [--steps 5] [--threads N]
     .venv/bin/python benchmarks/bench_train_step.py --models resunet-cascade --compare-layouts   # NDHWC vs NCDHW
+    .venv/bin/python benchmarks/bench_train_step.py --models resunet-cascade --competing         # one other busy process
 
 Each model runs in its own subprocess so peak memory (ru_maxrss, or CUDA max_memory_allocated on a
 GPU) is its own. A step is forward + losses + backward + AdamW on random MR with a realistic target
@@ -9,12 +10,16 @@ GPU) is its own. A step is forward + losses + backward + AdamW on random MR with
 Targets on the 2-core CPU: resunet cascade <= 0.8 s, mamba cascade <= 4 s; transformer reported.
 ``--compare-layouts`` alternates steps of the model as built (channels-last weights) and of a copy with
 NCDHW weights, so a busy machine slows both alike; it reports both medians and their ratio.
+``--competing`` times each model with every core to torch and with one core fewer (the trainer's
+policy when a core is busy, ``cranial_sct.training.trainer.cpu_threads``), each alone and beside one
+busy process (a pure-Python loop, as a second job on a shared machine would be).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -94,6 +99,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--compare-layouts", action="store_true", help="also time NCDHW weights, interleaved (peak memory then covers both)")
+    parser.add_argument("--competing", action="store_true", help="time all cores and one core fewer, alone and beside a busy process")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure a single model in this process
     args = parser.parse_args()
     if args.threads:
@@ -101,13 +107,23 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one, args.steps, args.device, args.compare_layouts)))
         return
-    print(f"{'model':22s} {'device':6s} {'threads':>7s} {'s/step':>8s} {'peak GiB':>9s} {'params M':>9s}")
+    print(f"{'model':22s} {'device':6s} {'threads':>7s} {'s/step':>8s} {'peak GiB':>9s} {'params M':>9s}  {'other job':s}")
+    cores = len(os.sched_getaffinity(0))
+    runs = [(t, busy) for busy in (False, True) for t in (cores, max(1, cores - 1))] if args.competing else [(args.threads, False)]
     for name in args.models:
-        result = subprocess.run([sys.executable, __file__, "--one", name, "--steps", str(args.steps), "--device", args.device,
-                                 "--threads", str(args.threads), *(["--compare-layouts"] if args.compare_layouts else [])],
-                                capture_output=True, text=True, check=True)
-        r = json.loads(result.stdout.strip().splitlines()[-1])
-        print(f"{r['model']:22s} {r['device']:6s} {r['threads']:7d} {r['median_s_per_step']:8.3f} {r['peak_memory_gib']:9.2f} {r['parameters_m']:9.2f}")
+        for threads, busy in runs:
+            other = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                result = subprocess.run([sys.executable, __file__, "--one", name, "--steps", str(args.steps), "--device", args.device,
+                                         "--threads", str(threads), *(["--compare-layouts"] if args.compare_layouts else [])],
+                                        capture_output=True, text=True, check=True)
+            finally:
+                if other is not None:
+                    other.kill()
+                    other.wait()
+            r = json.loads(result.stdout.strip().splitlines()[-1])
+            print(f"{r['model']:22s} {r['device']:6s} {r['threads']:7d} {r['median_s_per_step']:8.3f} {r['peak_memory_gib']:9.2f} "
+                  f"{r['parameters_m']:9.2f}  {'one busy process' if busy else '-'}", flush=True)
         if "ncdhw_median_s_per_step" in r:
             ncdhw = r["ncdhw_median_s_per_step"]
             print(f"{'  same, NCDHW weights':22s} {'':6s} {'':7s} {ncdhw:8.3f}   (channels-last is {ncdhw / r['median_s_per_step']:.2f}x faster)")

@@ -1,3 +1,3 @@
 """cranial-sct: cranial synthetic CT from MRI across field strengths."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

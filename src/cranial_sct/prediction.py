@@ -45,7 +45,7 @@ from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
 from cranial_sct.io.names import case_tag, tagged_filename
 from cranial_sct.io.sidecar import format_field, sidecar_path
 from cranial_sct.io.volume import Volume
-from cranial_sct.training.checkpoint import CheckpointInfo
+from cranial_sct.training.checkpoint import CheckpointInfo, resolve
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def _predict_and_write(
     mask = read_volume(mask_path) if mask_path is not None else None
     prediction = predict_volume(models, info, mr, field_T, tta=options.tta, device=options.device, head_mask=mask, overlap=options.overlap)
     record = {
-        "checkpoints": [str(Path(c).resolve()) for c in checkpoints],
+        "checkpoints": [str(resolve(c).resolve()) for c in checkpoints],
         "inputs": {contrast: str(Path(path).resolve()) for contrast, path in mr_paths.items()},
         "head_mask": str(mask_path) if mask_path else f"computed from the MR ({info.plan.head_mask})",
         "field_T": format_field(field_T),

@@ -53,3 +53,17 @@ def test_missing_and_malformed_files_are_refused(tmp_path: Path) -> None:
         load_config(tmp_path / "bad.yaml")
     with pytest.raises(InputError, match="data.root must name"):
         load_config(None, [])
+
+
+def test_training_threads_never_outnumber_the_idle_cores(monkeypatch) -> None:
+    from cranial_sct.training.trainer import cpu_threads
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda _: {0, 1, 2, 3})
+    monkeypatch.setattr("os.getloadavg", lambda: (0.1, 0.0, 0.0))
+    quiet = load_config(None, ["data.root=x", "sampling.num_workers=1"])
+    assert cpu_threads(quiet) == 3 and cpu_threads(quiet, world_size=2) == 1
+    monkeypatch.setattr("os.getloadavg", lambda: (2.2, 0.0, 0.0))  # two cores already busy
+    assert cpu_threads(quiet) == 2
+    monkeypatch.setattr("os.getloadavg", lambda: (6.0, 0.0, 0.0))
+    assert cpu_threads(quiet) == 1
+    assert cpu_threads(load_config(None, ["data.root=x", "train.threads=3"])) == 3

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     # one module per command; add yours here
     "benchmark",
     "evaluate",
+    "export",
     "info",
     "predict",
     "preprocess",

@@ -13,7 +13,7 @@ from cranial_sct.errors import InputError
 
 @app.command("predict")
 def predict_command(
-    checkpoint: list[Path] = typer.Option(..., "--checkpoint", help="Trained checkpoint (repeat for an ensemble: the spread gives the uncertainty)."),
+    checkpoint: list[str] = typer.Option(["builtin"], "--checkpoint", help="Trained checkpoint, or 'builtin' (the default: the model shipped with cranial-sct); repeat for an ensemble (the spread gives the uncertainty)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     mr: Optional[Path] = typer.Option(None, "--mr", "--t1w", help="T1-weighted MR (NIfTI/MHA/NRRD/DICOM folder); its grid is the output grid."),
     flair: Optional[Path] = typer.Option(None, "--flair", help="T2-FLAIR MR."),
@@ -52,7 +52,7 @@ def predict_command(
         density_table=read_density_table(density_table) if density_table else DEFAULT_DENSITY_TABLE, overwrite=overwrite,
         series=series, volume=volume, allow_gaps=allow_gaps,
     )
-    checkpoints = [str(path) for path in checkpoint]
+    checkpoints = list(checkpoint)
     inputs = {name: path for name, path in (("t1w", mr), ("flair", flair), ("t2w", t2w)) if path is not None}
     if data is not None:
         if inputs or mask is not None:

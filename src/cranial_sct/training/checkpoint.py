@@ -10,6 +10,7 @@ interrupted write leaves the previous checkpoint untouched.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 import pickle
 import random
@@ -30,6 +31,25 @@ from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training.config import TrainConfig, from_dict
 
 FORMAT = "cranial-sct-checkpoint/1"
+BUILTIN = "builtin"  # the name that stands for the model shipped inside the package
+BUILTIN_FILE = ("weights", "builtin.pt")  # under the cranial_sct package
+# What inference needs; the rest (optimiser, scheduler, scaler, RNG) only serves resuming a run.
+INFERENCE_KEYS = ("step", "config", "model", "plan", "stats", "recipe")
+
+
+def builtin_path() -> Path:
+    """The shipped model's weights (``--checkpoint builtin``)."""
+    return Path(str(importlib.resources.files("cranial_sct").joinpath(*BUILTIN_FILE)))
+
+
+def resolve(path: str | os.PathLike[str]) -> Path:
+    """A checkpoint path, with ``builtin`` standing for the shipped model."""
+    if str(path) == BUILTIN:
+        found = builtin_path()
+        if not found.is_file():
+            raise InputError(f"{found}: the built-in model is not installed with this copy of cranial-sct; pass --checkpoint FILE")
+        return found
+    return Path(path)
 
 
 @dataclass
@@ -43,6 +63,7 @@ class CheckpointInfo:
     patch_size: list[int]
     step: int
     version: str
+    recipe: str = ""  # how the weights were made (the built-in model says)
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
@@ -56,7 +77,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
 
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load with ``weights_only=True``; a missing, corrupt or foreign file is an ``InputError``."""
-    path = Path(path)
+    path = resolve(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found")
     try:
@@ -66,6 +87,16 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputError(f"{path}: not a cranial-sct checkpoint (expected format {FORMAT})")
     return state
+
+
+def export_for_inference(source: str | os.PathLike[str], target: str | os.PathLike[str], recipe: str = "") -> Path:
+    """Write ``source``'s weights, config, plan and statistics only (no optimiser state): a file to share
+    or ship, a third of a training checkpoint's size. ``recipe`` says how it was made."""
+    state = read_checkpoint(source)
+    kept = {key: state[key] for key in INFERENCE_KEYS if key in state}
+    if recipe:
+        kept["recipe"] = recipe
+    return save_checkpoint(target, kept)
 
 
 def stored_config(state: dict[str, Any], path: str | os.PathLike[str]) -> TrainConfig:
@@ -103,6 +134,7 @@ def load_for_inference(path: str | os.PathLike[str], map_location: str | torch.d
         fields_seen=list(stats["fields_seen"]), contrasts_seen=list(stats["contrasts_seen"]),
         mirror_axes=sorted(augment.flip_axes) if augment.enabled and augment.flip_probability > 0 else [],
         patch_size=list(config.sampling.patch_size), step=int(state["step"]), version=str(state["version"]),
+        recipe=str(state.get("recipe", "")),
     )
     return model.to(map_location).eval(), info
 

@@ -87,7 +87,7 @@ class LoopConfig:
     stage1_steps: int = 500  # staged: steps on stage 1 alone, then stage 1 frozen and stage 2 trained
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: Literal["off", "bf16", "fp16"] = "bf16"  # mixed precision, CUDA only
-    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    threads: int = 0  # torch CPU threads; 0: idle cores less sampling workers (never oversubscribe)
     val_overlap: float = 0.25  # sliding-window overlap
 
 

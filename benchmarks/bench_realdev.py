@@ -1,0 +1,105 @@
+"""A checkpoint on the real head scans of ``../shared/realdev``: skull Dice per case, and panels to look at.
+
+    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4]
+
+For every case with an MR, ``predict`` runs as a user would run it (the checkpoint's plan resamples the
+scan; the field strength comes from ``info.json``). Where ``skull_ref.nii.gz`` exists the script prints
+skull Dice and HD95 (mm) against it; for ``mne_sample``, whose FLASH BEM surfaces leave out the face and
+skull base, both masks are restricted to the skull band (``bem_labels.nii.gz`` == 2) dilated by
+``--band-mm`` (see realdev/README.md). It writes ``OUT/<case>/`` (the predict outputs) and
+``OUT/realdev.html``: axial, coronal and sagittal MR / sCT / skull-overlay panels per case (reference
+skull outline in yellow, predicted skull in red). Real data stays outside the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from cranial_sct.evaluation.figures import png_bytes  # noqa: E402
+from cranial_sct.evaluation.metrics import dice, hd95_mm  # noqa: E402
+from cranial_sct.io import read_volume  # noqa: E402
+from cranial_sct.preprocess.geometry import reorient  # noqa: E402
+from cranial_sct.prediction import PredictOptions, parse_field, predict_files  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scoring_region(case_dir: Path, reference: np.ndarray, spacing: tuple[float, ...], band_mm: float) -> np.ndarray:
+    """Where the reference is defined: the BEM skull band dilated by ``band_mm`` for mne_sample, else everywhere."""
+    labels = case_dir / "bem_labels.nii.gz"
+    if not labels.is_file():
+        return np.ones(reference.shape, bool)
+    band = np.asarray(read_volume(labels).array) == 2
+    distance = ndimage.distance_transform_edt(~band, sampling=spacing)
+    return distance <= band_mm
+
+
+def panel(mr: np.ndarray, sct: np.ndarray, skull: np.ndarray, reference: np.ndarray | None) -> bytes:
+    """3 rows (axial, coronal, sagittal through the head's centre) x MR / sCT (bone window) / overlay."""
+    centre = [int(c) for c in ndimage.center_of_mass(skull | (mr > np.percentile(mr, 60)))]
+    figure, axes = plt.subplots(3, 3, figsize=(10, 10))
+    for row, axis in enumerate((2, 1, 0)):
+        take = lambda a: np.rot90(np.take(a, centre[axis], axis=axis))  # noqa: E731
+        low, high = np.percentile(mr, [1, 99.5])
+        axes[row, 0].imshow(take(mr), cmap="gray", vmin=low, vmax=high)
+        axes[row, 1].imshow(take(sct), cmap="gray", vmin=-200, vmax=1600)
+        axes[row, 2].imshow(take(mr), cmap="gray", vmin=low, vmax=high)
+        axes[row, 2].imshow(np.ma.masked_where(~take(skull), take(skull)), cmap="autumn", alpha=0.5)
+        if reference is not None:
+            axes[row, 2].contour(take(reference), levels=[0.5], colors="yellow", linewidths=0.6)
+    for ax, title in zip(axes[0], ("MR", "sCT (-200..1600 HU)", "skull (red), reference (yellow)")):
+        ax.set_title(title)
+    for ax in axes.ravel():
+        ax.axis("off")
+    figure.tight_layout()
+    return png_bytes(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--realdev", type=Path, default=ROOT.parent / "shared" / "realdev")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "realdev")
+    parser.add_argument("--band-mm", type=float, default=4.0)
+    args = parser.parse_args()
+    sections = []
+    print(f"{'case':<20} {'field':>6} {'skull Dice':>10} {'HD95 mm':>8}  scored where")
+    for case_dir in sorted(d for d in args.realdev.iterdir() if (d / "mr.nii.gz").is_file()):
+        info = json.loads((case_dir / "info.json").read_text())
+        field = info.get("field_strength_T")
+        out = args.out / case_dir.name
+        predict_files([args.checkpoint], {"t1w": case_dir / "mr.nii.gz"}, out, parse_field(field), options=PredictOptions(overwrite=True))
+        mr = read_volume(case_dir / "mr.nii.gz")
+        sct, skull = (read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull"))
+        reference = None
+        line = f"{case_dir.name:<20} {field if field else 'unknown':>6} {'-':>10} {'-':>8}  no reference"
+        if (case_dir / "skull_ref.nii.gz").is_file():
+            reference = np.asarray(read_volume(case_dir / "skull_ref.nii.gz").array) > 0
+            region = scoring_region(case_dir, reference, mr.spacing, args.band_mm)
+            predicted = (np.asarray(skull.array) > 0) & region
+            line = (f"{case_dir.name:<20} {field if field else 'unknown':>6} {dice(predicted, reference & region):>10.3f} "
+                    f"{hd95_mm(predicted, reference & region, mr.spacing):>8.1f}  "
+                    + (f"within {args.band_mm:g} mm of the BEM skull band" if region.mean() < 1 else "whole volume"))
+        print(line, flush=True)
+        ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731
+        picture = panel(ras(mr.array.astype(np.float32)), ras(sct.array), ras(skull.array) > 0, None if reference is None else ras(reference))
+        image = base64.b64encode(picture).decode()
+        sections.append(f"<h2>{html.escape(case_dir.name)}</h2><pre>{html.escape(line)}</pre><img src='data:image/png;base64,{image}'>")
+    page = args.out / "realdev.html"
+    page.write_text(f"<html><body><h1>{html.escape(args.checkpoint)} on realdev</h1>{''.join(sections)}</body></html>")
+    print(f"panels: {page}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""``cranial-sct export``: a training checkpoint reduced to what prediction needs, to share or ship."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cranial_sct.cli.app import app
+
+
+@app.command("export")
+def export_command(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="Training checkpoint (RUN/checkpoints/last.pt or best.pt)."),
+    out: Path = typer.Option(..., "--out", help="Output file (.pt): weights, config, input plan and training statistics."),
+    recipe: str = typer.Option("", "--recipe", help="How the model was made, stored with it (shown by info --checkpoint)."),
+) -> None:
+    """Drop the optimiser and RNG state: the file loads with weights_only and predicts like the checkpoint."""
+    from cranial_sct.training.checkpoint import export_for_inference
+
+    typer.echo(f"wrote {export_for_inference(checkpoint, out, recipe)}")
