@@ -6,7 +6,7 @@ import torch
 from cranial_sct.errors import InputError
 from cranial_sct.models.conditioning import encode_condition
 from cranial_sct.training import checkpoint
-from cranial_sct.training.checkpoint import load_for_inference, read_checkpoint, save_checkpoint
+from cranial_sct.training.checkpoint import export_for_inference, load_for_inference, read_checkpoint, save_checkpoint
 from cranial_sct.training.config import load_config
 from cranial_sct.training.trainer import train
 
@@ -77,3 +77,22 @@ def test_a_write_that_dies_midway_leaves_the_last_good_checkpoint(trained: Path,
         save_checkpoint(trained, {"step": 3})
     assert trained.read_bytes() == good
     assert [p.name for p in trained.parent.iterdir() if p.name.startswith(".partial")] == []
+
+
+def test_fine_tuning_keeps_the_source_models_input_plan(trained: Path, toy_cohort: Path) -> None:
+    """Weights trained on 4-mm inputs are fine-tuned on 4-mm inputs, whatever the new config says."""
+    from cranial_sct.training.trainer import build_input_plan
+
+    config = load_config(None, [f"data.root={toy_cohort}", f"init_from={trained}", "data.spacing_mm=[2.0]", "data.n4=true"])
+    plan = build_input_plan(config, "sub-00")
+    assert plan.spacing_mm == [4.0, 4.0, 4.0] and not plan.n4 and plan.intensity_stats == {}
+
+
+def test_export_keeps_what_prediction_needs_and_the_training_version(trained: Path, tmp_path: Path) -> None:
+    exported = export_for_inference(trained, tmp_path / "model.pt", recipe="two toy steps")
+    state = torch.load(exported, weights_only=True)
+    assert set(state) == {"format", "version", "step", "config", "model", "plan", "stats", "recipe"}
+    assert state["version"] == read_checkpoint(trained)["version"]
+    _, info = load_for_inference(exported)
+    assert info.recipe == "two toy steps" and info.plan.spacing_mm == [4.0, 4.0, 4.0]
+    assert exported.stat().st_size < trained.stat().st_size / 2

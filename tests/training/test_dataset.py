@@ -56,11 +56,11 @@ def test_mr_off_the_ct_grid_is_refused(toy_cohort: Path, tmp_path: Path) -> None
         load_cases(DataConfig(root=str(root)), TOY_PLAN, ["t1w"], ["sub-00"], [])
 
 
-def test_a_cohort_preprocessed_with_n4_gives_a_plan_with_n4_without_correcting_twice(
+def test_a_cohort_preprocessed_with_n4_gives_a_plan_with_n4_applied_alike_in_training_and_predict(
     toy_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``preprocess`` N4-corrected the MR: the plan records N4 (so ``predict`` applies it) and training
-    does not correct the data again."""
+    """``preprocess`` N4-corrected the MR: the plan records N4, so ``predict`` applies it, and training
+    goes through the very same step."""
     import json
     import shutil
 
@@ -78,7 +78,7 @@ def test_a_cohort_preprocessed_with_n4_gives_a_plan_with_n4_without_correcting_t
     calls = []
     monkeypatch.setattr(plan_module, "n4_correct", lambda volume, mask: calls.append(1) or volume)
     load_cases(config.data, plan, ["t1w"], ["sub-00"], ["1.5"])
-    assert calls == []
-    plan_module.prepare(plan, {"t1w": read_nifti(root / "sub-00" / "mr_1.5T_t1w.nii.gz")})
     assert calls == [1]
+    plan_module.prepare(plan, {"t1w": read_nifti(root / "sub-00" / "mr_1.5T_t1w.nii.gz")})
+    assert calls == [1, 1]
     assert not build_input_plan(load_config(None, [f"data.root={toy_cohort}"]), "sub-00").n4

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cranial_sct.cli.app import app
+from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 
 
 @app.command("evaluate")
@@ -15,7 +16,7 @@ def evaluate_command(
     ref: Path = typer.Option(..., "--ref", help="Reference data: REF/<subject>/ct.nii.gz + mask.nii.gz (phantom or preprocessed layout)."),
     preset: str = typer.Option("synthrad2023", "--preset", help="Metric protocol: synthrad2023 (SSIM) or synthrad2025 (MS-SSIM)."),
     out: Path = typer.Option(Path("evaluation"), "--out", help="Folder for metrics.csv and summary.json."),
-    bone_threshold: float = typer.Option(300.0, "--bone-threshold", help="CT bone = HU above this inside the head mask."),
+    bone_threshold: float = typer.Option(BONE_THRESHOLD_HU, "--bone-threshold", help="CT bone = HU above this inside the head mask."),
     mu_map: bool = typer.Option(False, "--mu-map", help="Also report the 511 keV attenuation-map relative error."),
     kvp: int = typer.Option(120, "--kvp", help="CT tube voltage for the HU -> mu conversion (with --mu-map)."),
 ) -> None:

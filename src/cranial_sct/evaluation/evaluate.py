@@ -207,25 +207,25 @@ def _case_record(out_dir: str | os.PathLike[str], case: PredictedCase) -> Path:
     return Path(out_dir) / CASES_DIR / case.method / case.subject / (case.sct_path.name.split(".nii")[0] + ".json")
 
 
-def _fingerprint(case: PredictedCase) -> list[float]:
-    """The prediction files as measured: a row is reused only while they are unchanged."""
-    paths = [p for p in (case.sct_path, case.skull_path, case.uncertainty_path) if p is not None]
+def _fingerprint(case: PredictedCase, reference: ReferenceFiles) -> list[float]:
+    """The prediction and reference files as measured: a row is reused only while they are unchanged."""
+    paths = [p for p in (case.sct_path, case.skull_path, case.uncertainty_path, reference.ct, reference.mask) if p is not None]
     return [value for path in paths for value in (path.stat().st_mtime, float(path.stat().st_size))]
 
 
-def _finished_row(record: Path, case: PredictedCase, settings: dict[str, Any]) -> dict[str, Any] | None:
+def _finished_row(record: Path, case: PredictedCase, reference: ReferenceFiles, settings: dict[str, Any]) -> dict[str, Any] | None:
     if not record.is_file():
         return None
     saved = json.loads(record.read_text())
-    if saved.get("settings") != settings or saved.get("files") != _fingerprint(case):
+    if saved.get("settings") != settings or saved.get("files") != _fingerprint(case, reference):
         return None
     return {k: (float("nan") if v is None else v) for k, v in saved["row"].items()}
 
 
-def _save_row(record: Path, case: PredictedCase, settings: dict[str, Any], row: dict[str, Any]) -> None:
+def _save_row(record: Path, case: PredictedCase, reference: ReferenceFiles, settings: dict[str, Any], row: dict[str, Any]) -> None:
     record.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(record) as tmp:
-        tmp.write_text(json.dumps(_finite_or_none({"settings": settings, "files": _fingerprint(case), "row": row})))
+        tmp.write_text(json.dumps(_finite_or_none({"settings": settings, "files": _fingerprint(case, reference), "row": row})))
 
 
 def evaluate(
@@ -252,19 +252,19 @@ def evaluate(
     settings = {"preset": preset, "bone_threshold_hu": bone_threshold_hu, "mu_map": mu_map, "kvp": kvp, "ref_dir": str(Path(ref_dir).resolve())}
     loaded: dict[str, tuple[ReferenceFiles, Volume, np.ndarray]] = {}
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
+        files = find_reference(ref_dir, case.subject)
         record = _case_record(out_dir, case) if out_dir is not None else None
-        done = _finished_row(record, case, settings) if record is not None else None
+        done = _finished_row(record, case, files, settings) if record is not None else None
         if done is not None:
             metrics.rows.append(done)
             continue
         if case.subject not in loaded:
             loaded.clear()  # cases are sorted by subject: keep one reference in memory
-            files = find_reference(ref_dir, case.subject)
             loaded[case.subject] = (files, *_load_reference(files, bone_threshold_hu))
-        files, ct, inside = loaded[case.subject]
+        _, ct, inside = loaded[case.subject]
         _measure(case, ct, inside, metrics, files)
         if record is not None:
-            _save_row(record, case, settings, metrics.rows[-1])
+            _save_row(record, case, files, settings, metrics.rows[-1])
     names = metrics.metric_names
     summary = {
         "preset": preset,

@@ -25,7 +25,7 @@ from skimage.util import crop
 
 from cranial_sct.conversion import hu_to_mu_511kev
 from cranial_sct.evaluation.statistics import summarise
-from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
+from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU, HU_MAX
 from cranial_sct.hounsfield import HU_MIN as HU_FLOOR  # SynthRAD's lower clip and the value given to voxels outside the mask
 
 SSIM_BORDER = 3  # (7 - 1) // 2: skimage's window radius, the border its own mean SSIM excludes
@@ -117,7 +117,7 @@ def ms_ssim_synthrad2025(ct: np.ndarray, sct: np.ndarray, mask: np.ndarray) -> f
     level; we reproduce what it computes, since that is what the published numbers are.
     NaN when the mask leaves no voxel inside the border at some level (a mask only a few voxels big).
     """
-    hu_max = 3071.0
+    hu_max = HU_MAX
     x, y = _shifted_and_masked(ct, mask, hu_max), _shifted_and_masked(sct, mask, hu_max)
     m = _binary(mask).astype(np.float64)
     short = [max(MS_SSIM_MIN_SIZE - n, 0) for n in x.shape]
@@ -146,7 +146,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "synthrad2023": Preset("synthrad2023", 3000.0, False, "ssim", ssim_synthrad2023),
-    "synthrad2025": Preset("synthrad2025", 3071.0, True, "ms_ssim", ms_ssim_synthrad2025),
+    "synthrad2025": Preset("synthrad2025", HU_MAX, True, "ms_ssim", ms_ssim_synthrad2025),
 }
 
 

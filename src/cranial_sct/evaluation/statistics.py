@@ -7,7 +7,7 @@ to missing values (a region a case lacks is NaN and is left out, with ``n`` sayi
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,10 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
+def _finite_keys(rows: Sequence[Row], identity: Callable[[Row], tuple[Any, ...]], metric: str) -> set[tuple[Any, ...]]:
+    return {identity(row) for row in rows if row[metric] is not None and np.isfinite(row[metric])}
+
+
 def _per_unit(rows: Sequence[Row], pair_on: Sequence[str], average_over: Sequence[str], keys: set[tuple[Any, ...]], metric: str) -> dict[tuple[Any, ...], float]:
     """A metric per pairing unit (e.g. subject): the mean over its rows (e.g. input sets) among ``keys``."""
     values: dict[tuple[Any, ...], list[float]] = {}
@@ -136,8 +140,8 @@ def paired_tests(
         by_method = {method: list(method_rows) for (method,), method_rows in _groups(group, [method_key]).items()}
         for method_a, method_b in itertools.combinations(sorted(by_method), 2):
             identity = lambda row: tuple(row[k] for k in (*pair_on, *average_over))  # noqa: E731
-            shared = {identity(r) for r in by_method[method_a]} & {identity(r) for r in by_method[method_b]}
-            for metric in metrics:
+            for metric in metrics:  # rows where both methods have a finite value, so one NaN drops no subject
+                shared = _finite_keys(by_method[method_a], identity, metric) & _finite_keys(by_method[method_b], identity, metric)
                 a = _per_unit(by_method[method_a], pair_on, average_over, shared, metric)
                 b = _per_unit(by_method[method_b], pair_on, average_over, shared, metric)
                 units = sorted(a, key=lambda unit: tuple(map(str, unit)))

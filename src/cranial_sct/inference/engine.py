@@ -106,7 +106,8 @@ def _run_passes(
     for model in models:
         predict = window_predictor(model.to(device), cond.to(device), image.shape[1] - 1)
         whole = getattr(model, "whole_volume", False)
-        batch = 1 if whole else window_batch_size(predict, image[:, :, : roi[0], : roi[1], : roi[2]].to(device), device)
+        probe = torch.zeros(1, image.shape[1], *roi, device=device)  # a whole window, even when the volume is smaller
+        batch = 1 if whole else window_batch_size(predict, probe, device)
         for dims in flips:
             spatial = [d + 2 for d in dims]
             flipped = torch.flip(image, spatial)

@@ -160,7 +160,8 @@ def predict_volume(
     overlap: float = 0.25,
     roi_size: Sequence[int] | None = None,
 ) -> Prediction:
-    """Predict the sCT for ``mr`` (contrast name -> Volume, first one = output grid) at ``field_T`` tesla.
+    """Predict the sCT for ``mr`` (contrast name -> Volume) at ``field_T`` tesla, on the grid of the first
+    given contrast in the checkpoint's channel order (the one training made the head mask from).
 
     ``models`` is one model or an ensemble sharing ``info``'s inputs. ``field_T=None`` means unknown.
     ``roi_size`` defaults to the training patch size; ``tta`` mirrors along the axes seen in training.
@@ -168,6 +169,7 @@ def predict_volume(
     """
     models = [models] if isinstance(models, nn.Module) else list(models)
     check_contrasts(list(mr), info)
+    mr = {c: mr[c] for c in info.contrasts if c in mr}  # channel order, as training made its cases (grid, mask)
     case = prepare(info.plan, mr, head_mask)
     warnings = ood_warnings(info, field_T, {name: array[case.mask] for name, array in case.channels.items()}, case.reference)
     image, cond = _network_input(info, case, field_T)

@@ -62,11 +62,13 @@ class BulkDensityModel(nn.Module):
         n_classes, n_channels = len(CLASSES), len(contrasts)
         self.register_buffer("channel_slots", torch.tensor([2 + CONTRASTS.index(c) for c in contrasts]))
         self.register_buffer("count", torch.zeros(n_classes, dtype=torch.float64))
+        self.register_buffer("depth_histogram", torch.zeros(n_classes, _DEPTH_BINS, dtype=torch.float64))
         self.register_buffer("joint_histogram", torch.zeros(n_classes, n_channels, _DEPTH_BINS, _INTENSITY_BINS, dtype=torch.float64))
         self.register_buffer("hu_histogram", torch.zeros(n_classes, _HU_RANGE[1] - _HU_RANGE[0], dtype=torch.float64))
 
-    def accumulate(self, mr: np.ndarray, classes: np.ndarray, ct: np.ndarray, head_mask: np.ndarray) -> None:
-        """Add one training case: ``mr`` (C,D,H,W) normalised, ``classes`` / ``ct`` / ``head_mask`` (D,H,W)."""
+    def accumulate(self, mr: np.ndarray, classes: np.ndarray, ct: np.ndarray, head_mask: np.ndarray, present: Sequence[bool] = ()) -> None:
+        """Add one training case: ``mr`` (C,D,H,W) normalised, ``classes`` / ``ct`` / ``head_mask`` (D,H,W);
+        ``present`` flags the channels the case has (default all): absent ones add nothing."""
         inside = head_mask > 0
         depth_bin, intensity_bin = _bins(mr[:, inside], depth_in_voxels(head_mask)[inside])
         labels = classes[inside].astype(np.int64)
@@ -74,7 +76,8 @@ class BulkDensityModel(nn.Module):
         for k in range(len(CLASSES)):
             picked = labels == k
             self.count[k] += float(picked.sum())
-            for c in range(mr.shape[0]):
+            self.depth_histogram[k] += torch.from_numpy(np.bincount(depth_bin[picked], minlength=_DEPTH_BINS).astype(np.float64))
+            for c in (c for c in range(mr.shape[0]) if not present or present[c]):
                 flat = depth_bin[picked] * _INTENSITY_BINS + intensity_bin[c, picked]
                 joint = np.bincount(flat, minlength=_DEPTH_BINS * _INTENSITY_BINS).reshape(_DEPTH_BINS, _INTENSITY_BINS)
                 self.joint_histogram[k, c] += torch.from_numpy(joint.astype(np.float64))
@@ -90,12 +93,13 @@ class BulkDensityModel(nn.Module):
         """(classes, D, H, W): log P(class) + log P(depth | class) + sum over present contrasts of
         log P(intensity | depth, class)."""
         depth_bin, intensity_bin = _bins(mr, depth_in_voxels(head_mask))
-        joint = ndimage.gaussian_filter1d(self.joint_histogram.numpy(), _BLUR_BINS, axis=-1, mode="constant") + _SMOOTHING
-        depth = joint.sum(-1)[:, 0]  # the depth histogram (every channel counts the same voxels), blurred alike
+        joint = ndimage.gaussian_filter1d(self.joint_histogram.numpy(), _BLUR_BINS, axis=-1, mode="nearest") + _SMOOTHING
+        joint = joint / joint.sum(-1, keepdims=True)  # P(intensity | depth, class) per channel
+        depth = self.depth_histogram.numpy() + _SMOOTHING
         prior = (self.count / self.count.sum()).numpy()
         logits = np.log(prior)[:, None, None, None] + np.log(depth / depth.sum(1, keepdims=True))[:, depth_bin]
         for c in np.flatnonzero(present):
-            logits = logits + np.log(joint[:, c, depth_bin, intensity_bin[c]] / depth[:, depth_bin])
+            logits = logits + np.log(joint[:, c, depth_bin, intensity_bin[c]])
         return logits
 
     def forward(self, mr: torch.Tensor, cond: torch.Tensor, head_mask: torch.Tensor) -> dict[str, torch.Tensor]:

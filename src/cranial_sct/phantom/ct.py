@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from cranial_sct.hounsfield import HU_MAX, HU_MIN
 from cranial_sct.phantom.random_fields import smooth_field
 from cranial_sct.phantom.tissues import BONE_TISSUES, TISSUES, Tissue
 from cranial_sct.phantom.voxelise import TissueFractions
 
-HU_MIN, HU_MAX = -1024, 3071
 CT_NOISE_HU = 15.0  # default quantum noise (issue 2)
 BONE_DENSITY_MM = 25.0  # bone mineral density varies along the skull over a few cm
 PSF_FWHM_MM = 0.7  # in-plane resolution of a head CT reconstruction kernel

@@ -37,7 +37,7 @@ class PreprocessOptions:
     spacing_mm: float | None = 1.0  # None keeps the reference's grid
     registered: bool = False  # True: MR and CT already aligned, skip registration
     n4: bool = True
-    normalise: NormMethod | None = "percentile"
+    normalise: NormMethod | None = None  # a model's input plan normalises its MR itself
     ct_range: tuple[float, float] = (HU_MIN, HU_MAX)
     crop_margin_mm: float | None = 10.0  # None: no crop
     registration: RegistrationOptions = field(default_factory=RegistrationOptions)

@@ -34,7 +34,7 @@ FORMAT = "cranial-sct-checkpoint/1"
 BUILTIN = "builtin"  # the name that stands for the model shipped inside the package
 BUILTIN_FILE = ("weights", "builtin.pt")  # under the cranial_sct package
 # What inference needs; the rest (optimiser, scheduler, scaler, RNG) only serves resuming a run.
-INFERENCE_KEYS = ("step", "config", "model", "plan", "stats", "recipe")
+INFERENCE_KEYS = ("version", "step", "config", "model", "plan", "stats", "recipe")  # version: the training one
 
 
 def builtin_path() -> Path:

@@ -12,7 +12,6 @@ contrast re-mapping augmentation. The reference mask (the cohort's ``mask`` file
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from cranial_sct.io.nifti import read_nifti
 from cranial_sct.io.volume import Volume
 from cranial_sct.models.conditioning import encode_condition
 from cranial_sct.preprocess.dataset import CASE_RECORD
+from cranial_sct.preprocess.geometry import reorient
 from cranial_sct.preprocess.plan import InputPlan, prepare
 from cranial_sct.training.config import DataConfig
 
@@ -81,17 +81,19 @@ def preprocessed_with_n4(config: DataConfig, subject: str) -> bool:
 
 
 def native_spacing(config: DataConfig, subject: str) -> list[float]:
-    """The voxel size of ``subject``'s CT: the plan's spacing when the config leaves it to the data."""
+    """The voxel size of ``subject``'s CT along the network's (RAS) axes: the plan's spacing when the
+    config leaves it to the data."""
     root = Path(config.root)
     cts = [row for row in _by_subject(root).get(subject, []) if row.modality == "ct"]
     if not cts:
         raise InputError(f"{root / MANIFEST_NAME}: subject {subject!r} needs a ct row for training")
-    return [round(s, 6) for s in _read(root, cts[0], None).spacing]
+    return [round(s, 6) for s in reorient(_read(root, cts[0], None), "RAS")[0].spacing]
 
 
 def load_cases(config: DataConfig, plan: InputPlan, contrasts: list[str], subjects: list[str], fields: list[str]) -> list[Case]:
     """One case per (subject, field strength) with at least one of ``contrasts``, ``fields`` empty = all.
-    MR that ``preprocess`` already N4-corrected is not corrected twice."""
+    With N4 in the plan, training corrects like ``predict`` does, even MR that ``preprocess`` already
+    corrected (a second N4 of a corrected image is close to the identity; a different step would not be)."""
     root = Path(config.root)
     by_subject = _by_subject(root)
     cases = []
@@ -113,8 +115,7 @@ def load_cases(config: DataConfig, plan: InputPlan, contrasts: list[str], subjec
                 mr_rows[row.field_T][row.contrast] = row
         for field_T, by_contrast in sorted(mr_rows.items()):
             present = [c for c in contrasts if c in by_contrast]
-            as_loaded = dataclasses.replace(plan, n4=plan.n4 and not preprocessed_with_n4(config, subject))
-            prepared = prepare(as_loaded, {c: _read(root, by_contrast[c], ct) for c in present}, companions=carried)
+            prepared = prepare(plan, {c: _read(root, by_contrast[c], ct) for c in present}, companions=carried)
             mask = prepared.mask.astype(np.uint8)
             ct_array = prepared.companions["ct"].astype(np.float32)
             classes = stage1_classes(ct_array, mask, config)

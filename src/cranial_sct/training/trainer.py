@@ -19,6 +19,7 @@ cohort's reference head mask. ``bulk-density`` is fitted in one pass instead of 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import math
@@ -39,8 +40,9 @@ from tqdm import tqdm
 
 from cranial_sct.errors import InputError
 from cranial_sct.evaluation.metrics import dice, mae
-from cranial_sct.hounsfield import BONE, HU_AIR
+from cranial_sct.hounsfield import BONE, BONE_THRESHOLD_HU, HU_AIR
 from cranial_sct.inference.engine import run_windows
+from cranial_sct.inference.predict import couple_to_skull
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.models.bulk_density import BulkDensityModel
 from cranial_sct.models.registry import build_model, check_patch_size
@@ -80,7 +82,7 @@ def train(
     """
     dist_info = distributed.setup(config.train.device)
     try:
-        _configure_torch(config, dist_info)
+        _configure_torch(config, dist_info, resume)
         run_dir = _prepare_run_dir(config, resume, dist_info)
         train_cases, val_cases, plan, stats = _load_data(config)
         if config.model.kind == "bulk-density":
@@ -108,8 +110,15 @@ def _one_thread_worker(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def _configure_torch(config: TrainConfig, dist_info: distributed.DistInfo) -> None:
-    if dist_info.device.type == "cpu":
+def _configure_torch(config: TrainConfig, dist_info: distributed.DistInfo, resume: bool) -> None:
+    """Threads: ``train.threads`` wherever set; otherwise, on the CPU, the policy of ``cpu_threads``, or
+    the count the run was started with when resuming (CPU reductions then add up in the same order)."""
+    last = Path(config.run_dir) / "checkpoints" / "last.pt"
+    if config.train.threads > 0:
+        torch.set_num_threads(config.train.threads)
+    elif resume and last.is_file() and "threads" in (state := read_checkpoint(last)):
+        torch.set_num_threads(int(state["threads"]))
+    elif dist_info.device.type == "cpu":
         torch.set_num_threads(cpu_threads(config, dist_info.world_size))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -135,8 +144,13 @@ def _prepare_run_dir(config: TrainConfig, resume: bool, dist_info: distributed.D
 
 def build_input_plan(config: TrainConfig, first_subject: str) -> InputPlan:
     """The plan from ``data``; without ``data.spacing_mm``, the voxel size of the training data itself.
-    N4 is in the plan when the config asks for it or ``preprocess`` already applied it to the cohort."""
+    N4 is in the plan when the config asks for it or ``preprocess`` already applied it to the cohort.
+    A run that starts from another model's weights (``init_from``) keeps that model's plan: its weights
+    only make sense on inputs made that way."""
     data = config.data
+    if config.init_from:
+        source = InputPlan.from_dict(read_checkpoint(config.init_from)["plan"])
+        return dataclasses.replace(source, intensity_stats={})
     spacing = data.spacing_mm * 3 if len(data.spacing_mm) == 1 else data.spacing_mm or native_spacing(data, first_subject)
     return InputPlan(spacing_mm=[float(s) for s in spacing], head_mask=data.head_mask,
                      n4=data.n4 or preprocessed_with_n4(data, first_subject), normalisation=data.normalisation,
@@ -162,7 +176,7 @@ def _load_data(config: TrainConfig) -> tuple[list[Case], list[Case], InputPlan, 
 def _checkpoint_state(config: TrainConfig, model: nn.Module, plan: InputPlan, stats: dict[str, Any], run: RunState) -> dict[str, Any]:
     return {"step": run.step, "config": to_dict(config), "model": model.state_dict(), "plan": plan.to_dict(),
             "stats": {"fields_seen": stats["fields_seen"], "contrasts_seen": stats["contrasts_seen"]},
-            "best_val_mae": run.best_val_mae, "rng": rng_state()}
+            "best_val_mae": run.best_val_mae, "rng": rng_state(), "threads": torch.get_num_threads()}
 
 
 def _fit_bulk_density(
@@ -172,7 +186,7 @@ def _fit_bulk_density(
     model = build_model(config.model)
     assert isinstance(model, BulkDensityModel)
     for case in tqdm(train_cases, desc="fitting bulk density", unit="case", disable=not dist_info.is_main):
-        model.accumulate(case.mr, case.classes, case.ct, case.mask)
+        model.accumulate(case.mr, case.classes, case.ct, case.mask, [c in case.present for c in config.model.contrasts])
     if not dist_info.is_main:
         return
     run = RunState()
@@ -199,9 +213,10 @@ def validate(model: nn.Module, cases: list[Case], config: TrainConfig) -> dict[s
                                 device=device)
         inside = case.mask > 0
         hu = np.where(inside, passes.hu_mean.numpy(), HU_AIR)
-        maes.append(mae(case.ct, hu, case.reference_mask))
+        skull = (passes.probs.argmax(0).numpy() == BONE) & inside if passes.probs is not None else hu > BONE_THRESHOLD_HU
+        maes.append(mae(case.ct, couple_to_skull(hu, skull), case.reference_mask))  # scored as predict outputs it
         if passes.probs is not None:
-            dices.append(dice((passes.probs.argmax(0).numpy() == BONE) & inside, case.classes == BONE))
+            dices.append(dice(skull, case.classes == BONE))
     model.train()
     return {"val_mae_hu": float(np.mean(maes)), "val_bone_dice": float(np.mean(dices)) if dices else float("nan")}
 
