@@ -18,7 +18,7 @@ def paired_case():
     _, ct = head_volumes(2.5)
     labels = ct.with_array((ct.array > 500).astype(np.uint8))
     images = CaseImages("s1", {"mr_1.5T_t1w": mr}, ct, labels=labels)
-    return mr, preprocess_case(images, PreprocessOptions(spacing_mm=3.0))
+    return mr, preprocess_case(images, PreprocessOptions(spacing_mm=3.0, normalise="percentile"))
 
 
 def test_prepared_images_share_one_grid_and_types(paired_case):
@@ -86,6 +86,6 @@ def test_mr_and_ct_without_overlap_are_refused():
 def test_mr_blank_inside_the_head_is_refused():
     mr, ct = head_volumes(8.0)
     blank = mr.with_array(np.where(ct.array > -900, 0.0, mr.array + 1).astype(np.float32), path="s/mr.nii.gz")
-    options = PreprocessOptions(spacing_mm=None, registered=True, n4=False)
+    options = PreprocessOptions(spacing_mm=None, registered=True, n4=False, normalise="percentile")
     with pytest.raises(InputError, match="s/mr.nii.gz: cannot normalise"):
         preprocess_case(CaseImages("s", {"mr_1.5T_t1w": blank}, ct), options)
