@@ -4,7 +4,7 @@
 
 For every case with an MR, ``predict`` runs as a user would run it (the checkpoint's plan resamples the
 scan; the field strength comes from ``info.json``). Where ``skull_ref.nii.gz`` exists the script prints
-skull Dice and HD95 (mm) against it; for ``mne_sample``, whose FLASH BEM surfaces leave out the face and
+skull Dice and HD95 (mm) against it, and every case the seconds ``predict`` took (read, predict, write); for ``mne_sample``, whose FLASH BEM surfaces leave out the face and
 skull base, both masks are restricted to the skull band (``bem_labels.nii.gz`` == 2) dilated by
 ``--band-mm`` (see realdev/README.md). It writes ``OUT/<case>/`` (the predict outputs) and
 ``OUT/realdev.html``: axial, coronal and sagittal MR / sCT / skull-overlay panels per case (reference
@@ -17,6 +17,7 @@ import argparse
 import base64
 import html
 import json
+import time
 from pathlib import Path
 
 import matplotlib
@@ -74,22 +75,24 @@ def main() -> None:
     parser.add_argument("--band-mm", type=float, default=4.0)
     args = parser.parse_args()
     sections = []
-    print(f"{'case':<20} {'field':>6} {'skull Dice':>10} {'HD95 mm':>8}  scored where")
+    print(f"{'case':<20} {'field':>6} {'skull Dice':>10} {'HD95 mm':>8} {'predict s':>9}  scored where")
     for case_dir in sorted(d for d in args.realdev.iterdir() if (d / "mr.nii.gz").is_file()):
         info = json.loads((case_dir / "info.json").read_text())
         field = info.get("field_strength_T")
         out = args.out / case_dir.name
+        start = time.perf_counter()
         predict_files([args.checkpoint], {"t1w": case_dir / "mr.nii.gz"}, out, parse_field(field), options=PredictOptions(overwrite=True))
+        seconds = time.perf_counter() - start  # read, predict and write, as the user waits for it
         mr = read_volume(case_dir / "mr.nii.gz")
         sct, skull = (read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull"))
         reference = None
-        line = f"{case_dir.name:<20} {field if field else 'unknown':>6} {'-':>10} {'-':>8}  no reference"
+        line = f"{case_dir.name:<20} {field if field else 'unknown':>6} {'-':>10} {'-':>8} {seconds:>9.1f}  no reference"
         if (case_dir / "skull_ref.nii.gz").is_file():
             reference = np.asarray(read_volume(case_dir / "skull_ref.nii.gz").array) > 0
             region = scoring_region(case_dir, reference, mr.spacing, args.band_mm)
             predicted = (np.asarray(skull.array) > 0) & region
             line = (f"{case_dir.name:<20} {field if field else 'unknown':>6} {dice(predicted, reference & region):>10.3f} "
-                    f"{hd95_mm(predicted, reference & region, mr.spacing):>8.1f}  "
+                    f"{hd95_mm(predicted, reference & region, mr.spacing):>8.1f} {seconds:>9.1f}  "
                     + (f"within {args.band_mm:g} mm of the BEM skull band" if region.mean() < 1 else "whole volume"))
         print(line, flush=True)
         ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731

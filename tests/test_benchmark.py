@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from cranial_sct.benchmark import (
-    PredictJob, Subjects, TrainJob, accuracy_table, build_plan, load_benchmark_config, record_config, split_subjects,
+    PredictJob,
+    Subjects,
+    TrainJob,
+    accuracy_table,
+    build_plan,
+    load_benchmark_config,
+    record_config,
+    split_subjects,
 )
 from cranial_sct.errors import InputError
 from cranial_sct.training.config import TrainConfig

@@ -9,14 +9,13 @@ import pytest
 import torch
 from scipy import ndimage
 
-from cranial_sct.hounsfield import BONE_THRESHOLD_HU, HU_AIR
-from cranial_sct.inference import engine
 from cranial_sct.errors import InputError
-from cranial_sct.inference import load_models, predict_volume
+from cranial_sct.evaluation.metrics import dice
+from cranial_sct.hounsfield import BONE_THRESHOLD_HU, HU_AIR
+from cranial_sct.inference import engine, load_models, predict_volume
 from cranial_sct.inference.predict import couple_to_skull
 from cranial_sct.io import read_volume
 from cranial_sct.io.volume import Volume
-from cranial_sct.evaluation.metrics import dice
 from cranial_sct.phantom.cohort import simulate_cohort, subject_seed
 from cranial_sct.phantom.subject import simulate_subject
 from cranial_sct.preprocess.geometry import crop, grid_of, reorient, resample

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from cranial_sct.training.augment import Augmenter, remap_tissue_contrast
 from cranial_sct.models.conditioning import encode_condition
+from cranial_sct.training.augment import Augmenter, remap_tissue_contrast
 from cranial_sct.training.config import AugmentConfig
 
 CONTRASTS = ["t1w", "t2w", "flair"]

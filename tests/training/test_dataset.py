@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from cranial_sct.errors import InputError
+from cranial_sct.hounsfield import AIR, BONE, SOFT
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest, write_manifest
 from cranial_sct.io.nifti import read_nifti, write_nifti
 from cranial_sct.io.volume import Volume
 from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training.config import DataConfig
-from cranial_sct.hounsfield import AIR, BONE, SOFT
 from cranial_sct.training.dataset import intensity_statistics, load_cases, split_subjects, stage1_classes
 
 TOY_PLAN = InputPlan(spacing_mm=[4.0, 4.0, 4.0])  # the toy cohort's own voxel size

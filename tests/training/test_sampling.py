@@ -4,9 +4,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from cranial_sct.training.augment import Augmenter
 from cranial_sct.hounsfield import BONE
 from cranial_sct.preprocess.plan import InputPlan
+from cranial_sct.training.augment import Augmenter
 from cranial_sct.training.config import AugmentConfig, DataConfig
 from cranial_sct.training.dataset import load_cases
 from cranial_sct.training.sampling import PatchDataset, StepSampler

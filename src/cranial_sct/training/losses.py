@@ -6,8 +6,8 @@ import torch
 from monai.losses import DiceCELoss
 from torch import nn
 
-from cranial_sct.training.config import LossConfig
 from cranial_sct.hounsfield import BONE
+from cranial_sct.training.config import LossConfig
 
 
 def weighted_hu_l1(hu: torch.Tensor, ct: torch.Tensor, mask: torch.Tensor, bone: torch.Tensor, bone_extra: float) -> torch.Tensor:

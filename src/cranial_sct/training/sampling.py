@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from cranial_sct.training.augment import Augmenter
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import BONE
+from cranial_sct.training.augment import Augmenter
 from cranial_sct.training.dataset import Case
 
 

@@ -46,15 +46,26 @@ from cranial_sct.inference.predict import couple_to_skull
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.models.bulk_density import BulkDensityModel
 from cranial_sct.models.registry import build_model, check_patch_size
+from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training import distributed
+from cranial_sct.training.augment import Augmenter
 from cranial_sct.training.checkpoint import (
-    check_same_architecture, load_weights, read_checkpoint, restore_rng_state, rng_state, save_checkpoint, stored_config,
+    check_same_architecture,
+    load_weights,
+    read_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+    stored_config,
 )
 from cranial_sct.training.config import TrainConfig, save_config, to_dict
-from cranial_sct.preprocess.plan import InputPlan
-from cranial_sct.training.augment import Augmenter
 from cranial_sct.training.dataset import (
-    Case, intensity_statistics, load_cases, native_spacing, preprocessed_with_n4, split_subjects,
+    Case,
+    intensity_statistics,
+    load_cases,
+    native_spacing,
+    preprocessed_with_n4,
+    split_subjects,
 )  # fmt: skip
 from cranial_sct.training.losses import SCTLoss
 from cranial_sct.training.sampling import PatchDataset, StepSampler
