@@ -80,11 +80,11 @@ def main() -> None:
             files = find_reference(args.cohort, subject)
             ct, mask = read_volume(files.ct).array.astype(np.float64), read_volume(files.mask).array > 0
             mr = {contrast: read_volume(files.mr[(field_T, contrast)])}
-            known = predict_volume(models, info, mr, parse_field(field_T))
-            rows["header field"].append(scores(known, ct, mask))
+            known = scores(predict_volume(models, info, mr, parse_field(field_T)), ct, mask)
+            rows["header field"].append(known)
             rows["unknown"].append(scores(predict_volume(models, info, mr, None), ct, mask))
             mirrored = predict_volume(models, info, mr, parse_field(field_T), tta=True)
-            tta_rows["one pass"].append(scores(known, ct, mask))
+            tta_rows["one pass"].append(known)
             tta_rows["tta"].append({**scores(mirrored, ct, mask), "rho": uncertainty_error_spearman(ct, mirrored.sct.array, mirrored.uncertainty.array, mask)})
         for label, found in rows.items():
             show(f"{field_T} T, {label}", mean_row(found))

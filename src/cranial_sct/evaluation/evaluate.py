@@ -250,9 +250,12 @@ def evaluate(
     cases = sorted(find_predictions(pred_dir), key=lambda c: (c.subject, c.method, c.field_T, c.contrast))
     metrics = CaseMetrics(preset, bone_threshold_hu, mu_map, kvp)
     settings = {"preset": preset, "bone_threshold_hu": bone_threshold_hu, "mu_map": mu_map, "kvp": kvp, "ref_dir": str(Path(ref_dir).resolve())}
+    references: dict[str, ReferenceFiles] = {}  # each subject's files, looked up once (the manifest is read per lookup)
     loaded: dict[str, tuple[ReferenceFiles, Volume, np.ndarray]] = {}
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
-        files = find_reference(ref_dir, case.subject)
+        if case.subject not in references:
+            references[case.subject] = find_reference(ref_dir, case.subject)
+        files = references[case.subject]
         record = _case_record(out_dir, case) if out_dir is not None else None
         done = _finished_row(record, case, files, settings) if record is not None else None
         if done is not None:
