@@ -14,6 +14,7 @@ from cranial_sct.benchmark import (
     build_plan,
     load_benchmark_config,
     record_config,
+    split_seed,
     split_subjects,
 )
 from cranial_sct.errors import InputError
@@ -80,18 +81,43 @@ def test_presets_and_overrides(tmp_path: Path) -> None:
         record_config(load_benchmark_config("quick", overrides=["seed=1"]), tmp_path / "benchmark.yaml")
 
 
-def group(method: str, field_T: str, bone: float, dice: float) -> dict:
-    stat = lambda mean: {"n": 2, "mean": mean}  # noqa: E731
-    return {"method": method, "field_T": field_T, "contrast": "t1w+flair", "mae_bone": stat(bone), "dice": stat(dice), "mae": stat(50.0)}
+def test_standard_preset_trains_each_network_once_per_seed() -> None:
+    config = load_benchmark_config("standard")
+    subjects = split_subjects(config, [f"sub-{i:03d}" for i in range(16)])
+    assert (len(subjects.train), len(subjects.test), subjects.pool) == (10, 6, [])
+    plan = build_plan(config, subjects, Path("/data/cohort"))
+    trains = {job.name: job.config for job in plan if isinstance(job, TrainJob)}
+    # (cascade, direct) x seeds (0, 1) x (t1w, t1w+flair), plus bulk density fitted once per input set
+    assert sorted(trains) == sorted(
+        [f"{m}-resunet-seed{s}_{i}" for m in ("cascade", "direct") for s in (0, 1) for i in ("t1w", "t1w+flair")]
+        + ["bulk-density_t1w", "bulk-density_t1w+flair"]
+    )
+    assert trains["cascade-resunet-seed1_t1w"].seed == 1 and trains["direct-resunet-seed0_t1w+flair"].seed == 0
+    assert {job.method for job in plan if isinstance(job, PredictJob)} == {
+        "cascade-resunet-seed0", "cascade-resunet-seed1", "direct-resunet-seed0", "direct-resunet-seed1", "bulk-density"}
+    assert split_seed("cascade-resunet-seed1-ft2") == ("cascade-resunet-ft2", "1") and split_seed("bulk-density") == ("bulk-density", "")
+    with pytest.raises(InputError, match="each seed once"):
+        load_benchmark_config("standard", overrides=["train_seeds=[1,1]"])
 
 
-def test_accuracy_table_reports_the_change_from_the_training_field() -> None:
-    summary = {"by_method_field_contrast": [
-        group("cascade-resunet", "1.5", 200.0, 0.80), group("cascade-resunet", "7", 260.0, 0.70),
-        group("cascade-resunet-ft2", "7", 230.0, 0.75), {**group("direct-resunet", "1.5", 1.0, 1.0), "contrast": "t1w"},
-    ]}
-    lines = accuracy_table(summary, "t1w+flair", "1.5").splitlines()
-    assert lines[4].startswith("| 1.5 | cascade-resunet | 2 | 200.0 | +0.0 | 0.800 | +0.000 |")
-    assert "| 7 | cascade-resunet | 2 | 260.0 | +60.0 | 0.700 | -0.100 |" in lines[5]
-    assert "| 7 | cascade-resunet-ft2 | 2 | 230.0 | +30.0 | 0.750 | -0.050 |" in lines[6]
-    assert not any("direct" in line for line in lines)
+def rows_for(method: str, field_T: str, bone: list[float], dice: float = 0.8, contrast: str = "t1w") -> list[dict]:
+    return [{"method": method, "subject": f"sub-{i}", "field_T": field_T, "contrast": contrast, "mae_bone": value, "dice": dice,
+             "mae": 50.0} for i, value in enumerate(bone)]
+
+
+def test_accuracy_table_gives_seed_spread_changes_and_the_paired_comparison() -> None:
+    subjects = [200.0 + i for i in range(6)]
+    rows = (rows_for("cascade-resunet-seed0", "1.5", subjects) + rows_for("cascade-resunet-seed1", "1.5", [v + 10 for v in subjects])
+            + rows_for("cascade-resunet-seed0", "7", [v + 50 for v in subjects]) + rows_for("cascade-resunet-seed1", "7", [v + 70 for v in subjects])
+            + rows_for("direct-resunet-seed0", "1.5", [v + 100 for v in subjects]) + rows_for("direct-resunet-seed1", "1.5", [v + 100 for v in subjects])
+            + rows_for("direct-resunet-seed0", "7", [v + 220 for v in subjects]) + rows_for("direct-resunet-seed1", "7", [v + 220 for v in subjects])
+            + rows_for("bulk-density", "1.5", [900.0] * 6) + rows_for("cascade-resunet-seed0", "1.5", [1.0] * 6, contrast="t1w+flair"))
+    lines = accuracy_table(rows, "t1w", "1.5").splitlines()
+    # cascade at 1.5 T: seed means 202.5 and 212.5 -> 207.5 ± 7.1; at 7 T 252.5 and 272.5 -> 262.5, change +55.0
+    assert "| 1.5 | cascade-resunet | 6 | 2 | 50.0 ± 0.0 | 207.5 ± 7.1 | 0.800 ± 0.000 | +0.0 |" in lines
+    assert "| 7 | cascade-resunet | 6 | 2 | 50.0 ± 0.0 | 262.5 ± 14.1 | 0.800 ± 0.000 | +55.0 |" in lines
+    assert "| 1.5 | bulk-density | 6 | 1 | 50.0 | 900.0 | 0.800 | +0.0 |" in lines
+    comparison = lines[lines.index("| field (T) | bone MAE ratio | bone p | bone p_holm | head MAE p | Dice p | drop ratio |") + 2:]
+    # every subject better with the cascade: the exact two-sided p for 6 pairs is 2 / 64; drop 55 vs 120
+    assert comparison[0].startswith(f"| 1.5 | {207.5 / 302.5:.3f} | 0.0312 |") and comparison[1].endswith(f"| {55 / 120:.2f} |")
+    assert not any("t1w+flair" in line or "| 1.0 " in line for line in lines)

@@ -9,7 +9,9 @@ subjects of that field (k = 0 is the 1.5 T model as it is). Then ``evaluate`` an
 Subjects of the one simulated cohort are split by index: the first ``train_subjects`` train (1.5 T
 only), the next ``test_subjects`` are tested at every field, the last ``max(transfer_k)`` are the
 fine-tuning pool. Testing the same subjects at every field makes the drop from 1.5 T a paired
-comparison. The run is a plan of jobs (simulate, train, predict, evaluate) built from the config and
+comparison. With several ``train_seeds`` every network is trained once per seed (method folders
+``<method>-seed<N>``) on the same cohort, so ``accuracy.md`` can give each figure as mean ± sd over
+seeds and test cascade against direct over subjects (each subject's value averaged over seeds). The run is a plan of jobs (simulate, train, predict, evaluate) built from the config and
 executed in order; finished jobs are skipped, so a stopped run continues where it was. The resolved
 config (with its seed) is written to ``OUT/benchmark.yaml`` first; rerunning with it repeats the run.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,7 @@ import yaml
 from tqdm import tqdm
 
 from cranial_sct.errors import InputError
+from cranial_sct.evaluation.statistics import describe, paired_tests
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
 from cranial_sct.io.sidecar import format_field
@@ -42,7 +46,8 @@ BASELINE = "bulk-density"
 
 @dataclass
 class BenchmarkConfig:
-    seed: int = 0
+    seed: int = 0  # the cohort's, and every training run's unless train_seeds is given
+    train_seeds: list[int] = field(default_factory=list)  # each network trained once per seed (empty: [seed])
     spacing_mm: float = 4.0  # phantom voxel size
     train_subjects: int = 6  # trained on at 1.5 T (paper: 37)
     test_subjects: int = 6  # tested at every field (paper: 44 per field)
@@ -66,6 +71,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"test_subjects": 5, "train": ["model.features=[8,16,32]", "sampling.patch_size=[16,16,16]", "sampling.batch_size=4",
                                             "optim.lr=3.0e-3", "optim.warmup_steps=0", "augment.artefact_probability=0.1"]},
     # The paper's cohort sizes and every backbone, for a GPU.
+    # Within 60 minutes on 2 CPU cores: 2-mm phantom, two seeds, T1w and T1w+FLAIR, no fine-tuning.
+    "standard": {"spacing_mm": 2.0, "train_subjects": 10, "test_subjects": 6, "input_sets": ["t1w", "t1w+flair"],
+                 "transfer_k": [0], "transfer_inputs": "t1w", "train_seeds": [0, 1], "steps": 1000,
+                 "train": ["sampling.patch_size=[48,48,48]", "sampling.num_workers=0", "optim.lr=2.0e-3", "optim.warmup_steps=50"]},
     "full": {"spacing_mm": 1.5, "train_subjects": 37, "test_subjects": 44, "backbones": ["resunet", "mamba", "transformer"],
              "steps": 4000, "finetune_steps": 500, "device": "cuda", "transfer_fields": ["7", "3", "0.064"],
              "train": ["sampling.patch_size=[64,64,64]", "sampling.batch_size=4", "train.amp=bf16", "sampling.num_workers=4"]},
@@ -98,6 +107,8 @@ def _validate(config: BenchmarkConfig) -> None:
         raise InputError(f"test_fields {config.test_fields} must include the training field {config.train_field}")
     if not set(config.transfer_fields) <= set(config.test_fields) - {config.train_field}:
         raise InputError(f"transfer_fields {config.transfer_fields} must be test fields other than {config.train_field}")
+    if len(set(config.train_seeds)) != len(config.train_seeds):
+        raise InputError(f"train_seeds {config.train_seeds}: each seed once")
     if min(config.train_subjects, config.test_subjects) < 1 or min(config.transfer_k, default=0) < 0:
         raise InputError("train_subjects and test_subjects must be at least 1, transfer_k at least 0")
 
@@ -141,6 +152,24 @@ def _method_name(method: str, backbone: str) -> str:
     return method if method == BASELINE else f"{method}-{backbone}"
 
 
+def training_seeds(config: BenchmarkConfig) -> list[int]:
+    return config.train_seeds or [config.seed]
+
+
+SEEDED = re.compile(r"^(?P<method>.+?)-seed(?P<seed>\d+)(?P<ft>-ft\d+)?$")
+
+
+def _seeded(name: str, seed: int, config: BenchmarkConfig) -> str:
+    """The method folder of one seed's network: ``cascade-resunet-seed1`` (plain name with one seed)."""
+    return f"{name}-seed{seed}" if len(training_seeds(config)) > 1 else name
+
+
+def split_seed(method: str) -> tuple[str, str]:
+    """``cascade-resunet-seed1-ft2`` -> (``cascade-resunet-ft2``, ``1``); an unseeded name -> (name, "")."""
+    match = SEEDED.match(method)
+    return (match["method"] + (match["ft"] or ""), match["seed"]) if match else (method, "")
+
+
 def base_training_config(config: BenchmarkConfig, cohort: Path) -> TrainConfig:
     """What every training job shares: the cohort, the seed, no held-out subjects, the device and the
     user's ``train`` overrides (checked once, here, with the key named on error)."""
@@ -148,9 +177,12 @@ def base_training_config(config: BenchmarkConfig, cohort: Path) -> TrainConfig:
     return load_config(None, [*common, *config.train])
 
 
-def training_job(base: TrainConfig, method: str, backbone: str, inputs: str, steps: int, field_T: str, subjects: list[str]) -> TrainConfig:
-    """``base`` with one job's model, schedule and data."""
+def training_job(
+    base: TrainConfig, method: str, backbone: str, inputs: str, steps: int, field_T: str, subjects: list[str], seed: int
+) -> TrainConfig:
+    """``base`` with one job's model, schedule, data and seed."""
     job = copy.deepcopy(base)
+    job.seed = seed
     job.model.kind, job.model.backbone, job.model.contrasts = method, backbone, inputs.split("+")
     job.train.steps, job.train.steps_per_epoch, job.train.checkpoint_every = steps, steps, max(1, steps // 4)
     job.data.fields, job.data.train_subjects, job.data.val_subjects = [field_T], list(subjects), []
@@ -161,21 +193,24 @@ def build_plan(config: BenchmarkConfig, subjects: Subjects, cohort: Path) -> lis
     """Every training and prediction job of the protocol, each after the jobs it depends on."""
     base = base_training_config(config, cohort)
     jobs: list[Job] = []
+    seeds = training_seeds(config)
     for method in config.methods:
         for backbone in config.backbones if method != BASELINE else config.backbones[:1]:
-            name = _method_name(method, backbone)
-            for inputs in config.input_sets:
-                trained = f"{name}_{inputs}"
-                jobs.append(TrainJob(trained, training_job(base, method, backbone, inputs, config.steps, config.train_field, subjects.train)))
-                jobs.append(PredictJob(f"predict_{trained}", trained, name, inputs, tuple(config.test_fields)))
-            trained = f"{name}_{config.transfer_inputs}"
-            for target in config.transfer_fields:
-                for k in (k for k in config.transfer_k if k > 0):
-                    tuned = f"{trained}_ft{k}_{target}T"
-                    job = training_job(base, method, backbone, config.transfer_inputs, config.finetune_steps, target, subjects.pool[:k])
-                    # bulk density is refitted on the k subjects, not tuned
-                    jobs.append(TrainJob(tuned, job, None if method == BASELINE else trained))
-                    jobs.append(PredictJob(f"predict_{tuned}", tuned, f"{name}-ft{k}", config.transfer_inputs, (target,)))
+            for seed in seeds if method != BASELINE else seeds[:1]:  # bulk density is a deterministic fit
+                name = _method_name(method, backbone) if method == BASELINE else _seeded(_method_name(method, backbone), seed, config)
+                for inputs in config.input_sets:
+                    trained = f"{name}_{inputs}"
+                    job = training_job(base, method, backbone, inputs, config.steps, config.train_field, subjects.train, seed)
+                    jobs.append(TrainJob(trained, job))
+                    jobs.append(PredictJob(f"predict_{trained}", trained, name, inputs, tuple(config.test_fields)))
+                trained = f"{name}_{config.transfer_inputs}"
+                for target in config.transfer_fields:
+                    for k in (k for k in config.transfer_k if k > 0):
+                        tuned = f"{trained}_ft{k}_{target}T"
+                        job = training_job(base, method, backbone, config.transfer_inputs, config.finetune_steps, target, subjects.pool[:k], seed)
+                        # bulk density is refitted on the k subjects, not tuned
+                        jobs.append(TrainJob(tuned, job, None if method == BASELINE else trained))
+                        jobs.append(PredictJob(f"predict_{tuned}", tuned, f"{name}-ft{k}", config.transfer_inputs, (target,)))
     return jobs
 
 
@@ -261,21 +296,70 @@ def record_config(config: BenchmarkConfig, path: Path) -> None:
         tmp.write_text(text)
 
 
-def _mean(group: dict[str, Any], metric: str) -> float:
-    return float(group[metric]["mean"]) if group[metric]["n"] else float("nan")
+TABLE_METRICS = {"mae": "head MAE (HU)", "mae_bone": "bone MAE (HU)", "dice": "skull Dice"}
 
 
-def accuracy_table(summary: dict[str, Any], contrast: str, train_field: str) -> str:
-    """Markdown: bone MAE, skull Dice and head MAE per field and method, with the change from ``train_field``."""
-    groups = [g for g in summary["by_method_field_contrast"] if g["contrast"] == contrast]
-    at_train = {g["method"]: g for g in groups if g["field_T"] == train_field}
-    lines = [f"Inputs {contrast}; change = value at the field minus value at {train_field} T (same test subjects).", "",
-             "| field (T) | method | n | bone MAE (HU) | change | skull Dice | change | head MAE (HU) |", "|---|---|---|---|---|---|---|---|"]
-    for g in sorted(groups, key=lambda g: (g["field_T"] != train_field, -float(g["field_T"]) if g["field_T"] != "unknown" else 0, g["method"])):
-        base = at_train.get(g["method"].split("-ft")[0])
-        drop = {m: (_mean(g, m) - _mean(base, m)) if base else float("nan") for m in ("mae_bone", "dice")}
-        lines.append(f"| {g['field_T']} | {g['method']} | {g['mae']['n']} | {_mean(g, 'mae_bone'):.1f} | {drop['mae_bone']:+.1f} | "
-                     f"{_mean(g, 'dice'):.3f} | {drop['dice']:+.3f} | {_mean(g, 'mae'):.1f} |")
+def _field_order(field_T: str, train_field: str) -> tuple[bool, float]:
+    return field_T != train_field, -float(field_T) if field_T != "unknown" else 0.0
+
+
+def _with_seed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the seed moved out of the method name into its own key."""
+    return [{**row, "method": method, "seed": seed} for row in rows for method, seed in [split_seed(row["method"])]]
+
+
+def _over_seeds(rows: list[dict[str, Any]], metric: str) -> tuple[dict[str, float], int]:
+    """(describe() over seeds of each seed's mean over its cases, number of subjects)."""
+    by_seed: dict[str, list[float]] = {}
+    for row in rows:
+        by_seed.setdefault(row["seed"], []).append(row[metric])
+    return describe([describe(values)["mean"] for values in by_seed.values()]), len({row["subject"] for row in rows})
+
+
+def _format(stat: dict[str, float], digits: int) -> str:
+    text = f"{stat['mean']:.{digits}f}"
+    return text + (f" ± {stat['std']:.{digits}f}" if stat["n"] > 1 else "")
+
+
+def _p(test: dict[str, Any], key: str = "p") -> str:
+    return f"{test.get(key, float('nan')):.3g}"
+
+
+def accuracy_table(rows: list[dict[str, Any]], contrast: str, train_field: str) -> str:
+    """Markdown for one input set: head MAE, bone MAE and skull Dice per field and method as mean ± sd over
+    training seeds (each seed's mean over the test subjects), the bone-MAE change from ``train_field`` (same
+    subjects), then cascade against direct per field: bone-MAE ratio and paired Wilcoxon p over subjects
+    (each subject's value the mean over seeds), Holm-adjusted over the fields."""
+    rows = [row for row in _with_seed(rows) if row["contrast"] == contrast]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["field_T"], row["method"]), []).append(row)
+    bone = {key: _over_seeds(group, "mae_bone")[0]["mean"] for key, group in groups.items()}
+    header = "| field (T) | method | subjects | seeds | " + " | ".join(TABLE_METRICS.values()) + " | bone MAE change |"
+    lines = [f"### Inputs {contrast}", "", f"Mean ± sd over training seeds; change = bone MAE at the field minus at {train_field} T (same test subjects).", "",
+             header, "|---|---|---|---|---|---|---|---|"]
+    for field_T, method in sorted(groups, key=lambda key: (*_field_order(key[0], train_field), key[1])):
+        group = groups[(field_T, method)]
+        stats = {metric: _over_seeds(group, metric) for metric in TABLE_METRICS}
+        change = bone[(field_T, method)] - bone.get((train_field, method.split("-ft")[0]), float("nan"))
+        cells = " | ".join(_format(stats[m][0], 3 if m == "dice" else 1) for m in TABLE_METRICS)
+        lines.append(f"| {field_T} | {method} | {stats['mae'][1]} | {len({r['seed'] for r in group})} | {cells} | {change:+.1f} |")
+    for cascade in sorted({m for _, m in groups if m.startswith("cascade-") and "-ft" not in m}):
+        direct = "direct-" + cascade.removeprefix("cascade-")
+        fields = sorted({f for f, m in groups if m == cascade} & {f for f, m in groups if m == direct}, key=lambda f: _field_order(f, train_field))
+        if not fields:
+            continue
+        pair = [row for row in rows if row["method"] in (cascade, direct)]
+        tests = {(t["field_T"], t["metric"]): t for t in paired_tests(pair, list(TABLE_METRICS), ["field_T"], ["subject"], ["seed"])}
+        lines += ["", (f"{cascade} vs {direct}, paired over subjects (Wilcoxon, p_holm over fields); drop ratio = cascade's "
+                       f"bone-MAE change from {train_field} T / direct's."), "",
+                  "| field (T) | bone MAE ratio | bone p | bone p_holm | head MAE p | Dice p | drop ratio |", "|---|---|---|---|---|---|---|"]
+        for field_T in fields:
+            drops = [bone[(field_T, m)] - bone.get((train_field, m), float("nan")) for m in (cascade, direct)]
+            drop_ratio = drops[0] / drops[1] if field_T != train_field and drops[1] else float("nan")
+            bone_test = tests.get((field_T, "mae_bone"), {})
+            lines.append(f"| {field_T} | {bone[(field_T, cascade)] / bone[(field_T, direct)]:.3f} | {_p(bone_test)} | {_p(bone_test, 'p_holm')} | "
+                         f"{_p(tests.get((field_T, 'mae'), {}))} | {_p(tests.get((field_T, 'dice'), {}))} | {drop_ratio:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -300,7 +384,7 @@ def run_benchmark(
     from cranial_sct.evaluation.evaluate import evaluate
     from cranial_sct.evaluation.report import write_report
 
-    _, summary = evaluate(paths.predictions, cohort, out_dir=out / "evaluation")
+    rows, _ = evaluate(paths.predictions, cohort, out_dir=out / "evaluation")
     with atomic_path(out / "accuracy.md") as tmp:
-        tmp.write_text(accuracy_table(summary, config.transfer_inputs, config.train_field))
+        tmp.write_text("\n".join(accuracy_table(rows, inputs, config.train_field) for inputs in config.input_sets))
     return write_report(out / "evaluation", out / "report.html", config_files=[out / "benchmark.yaml"])

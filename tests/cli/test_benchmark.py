@@ -10,11 +10,11 @@ import pytest
 
 from cranial_sct.cli import main
 
-# Coarse phantom (8 mm), 1 training subject, 2 test subjects at 1.5 and 7 T, fine-tuning on 1 subject.
+# Coarse phantom (8 mm), 1 training subject, 2 test subjects at 1.5 and 7 T, fine-tuning on 1 subject, 2 seeds.
 TINY = [
     "--set", "spacing_mm=8", "--set", "train_subjects=1", "--set", "test_subjects=2", "--set", "transfer_k=[0,1]",
     "--set", "test_fields=['1.5','7']", "--set", "input_sets=[t1w+flair]", "--set", "methods=[cascade,bulk-density]",
-    "--set", "steps=2", "--set", "finetune_steps=1", "--set", "train=['model.features=[4,8,16]','sampling.patch_size=[16,16,16]']",
+    "--set", "train_seeds=[3,4]", "--set", "steps=2", "--set", "finetune_steps=1", "--set", "train=['model.features=[4,8,16]','sampling.patch_size=[16,16,16]']",
 ]
 
 
@@ -22,12 +22,14 @@ def test_benchmark_runs_every_stage_and_a_rerun_skips_them(cli, tmp_path: Path, 
     out = tmp_path / "bench"
     result = cli("benchmark", "--out", out, "--seed", "3", *TINY)
     assert result.returncode == 0, result.stderr
-    assert "| 7 | cascade-resunet-ft1 |" in result.stdout and f"report: {out / 'report.html'}" in result.stdout
+    # accuracy.md: 2 subjects x 2 seeds per network method, bulk density fitted once
+    assert "| 7 | cascade-resunet-ft1 | 2 | 2 |" in result.stdout and "| 7 | bulk-density | 2 | 1 |" in result.stdout
+    assert f"report: {out / 'report.html'}" in result.stdout
     with open(out / "evaluation" / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     cases = {(row["method"], row["field_T"]) for row in rows}
-    assert cases == {("cascade-resunet", "1.5"), ("cascade-resunet", "7"), ("bulk-density", "1.5"), ("bulk-density", "7"),
-                     ("cascade-resunet-ft1", "7"), ("bulk-density-ft1", "7")}
+    seeded = {(f"cascade-resunet-seed{s}{ft}", f) for s in (3, 4) for ft, f in (("", "1.5"), ("", "7"), ("-ft1", "7"))}
+    assert cases == seeded | {("bulk-density", "1.5"), ("bulk-density", "7"), ("bulk-density-ft1", "7")}
     assert len(rows) == 2 * len(cases) and {row["subject"] for row in rows} == {"sub-001", "sub-002"}
     assert "seed: 3" in (out / "benchmark.yaml").read_text() and "<html" in (out / "report.html").read_text()
 

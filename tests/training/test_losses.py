@@ -23,3 +23,15 @@ def test_stage_terms_can_be_switched_off() -> None:
     assert total.item() == terms["seg"] + terms["hu"]
     assert set(loss(outputs, batch, segmentation=False)[1]) == {"hu"}
     assert set(loss(outputs, batch, hu=False)[1]) == {"seg"}
+
+
+def test_head_terms_score_each_head_on_its_own_tissue() -> None:
+    """The bone head is scored on bone voxels even where the composed sCT (the mixture) says otherwise."""
+    classes = torch.tensor([0, 1, 2, 2]).view(1, 1, 4, 1, 1)
+    ct = torch.tensor([-1000.0, 40.0, 1200.0, 800.0]).view(1, 1, 4, 1, 1)
+    outputs = {"hu": ct.clone(), "hu_soft": torch.full_like(ct, 20.0), "hu_bone": torch.full_like(ct, 1000.0)}
+    batch = {"classes": classes, "ct": ct, "mask": torch.ones_like(ct)}
+    _, terms = SCTLoss(LossConfig(head_l1=1.0, hu_scale=1.0))(outputs, batch, segmentation=False)
+    # bone head: (200 + 200) / 2 on the two bone voxels; soft head: 20 on the one soft voxel
+    assert terms["hu"] == 0.0 and terms["heads"] == 200.0 + 20.0
+    assert "heads" not in SCTLoss(LossConfig())(outputs, batch, segmentation=False)[1]

@@ -59,6 +59,23 @@ def test_interrupted_and_resumed_run_matches_straight_run(toy_cohort: Path, tmp_
         assert [row["step"] for row in csv.DictReader(handle)] == ["10", "20"]
 
 
+def test_ema_run_saves_the_average_and_resumes_to_the_same_weights(toy_cohort: Path, tmp_path: Path) -> None:
+    """With ``train.ema_decay`` the checkpoint's ``model`` (what predict loads) is the moving average and
+    ``model_raw`` the trained weights; a run interrupted between checkpoints resumes to both exactly."""
+    ema = ("train.ema_decay=0.9",)
+    straight = train(tiny_config(toy_cohort, tmp_path / "straight", *ema))
+    config = tiny_config(toy_cohort, tmp_path / "resumed", *ema)
+    with pytest.raises(Interrupt):
+        train(config, on_step=interrupt_at(15))
+    train(config, resume=True)
+    expected, got = (read_checkpoint(run / "checkpoints" / "last.pt") for run in (straight, tmp_path / "resumed"))
+    for key in ("model", "model_raw"):
+        for name in expected[key]:
+            torch.testing.assert_close(got[key][name], expected[key][name], rtol=1e-5, atol=1e-6, msg=f"{key} {name}")
+    name = next(n for n in expected["model"] if n.endswith("weight"))
+    assert not torch.equal(expected["model"][name], expected["model_raw"][name])
+
+
 def overfit_one_subject(root: Path, subject: str, run_dir: Path, steps: int, patch: int) -> dict[str, float]:
     """Train the cascade on one subject (no augmentation), then score that whole subject by sliding window."""
     config = tiny_config(

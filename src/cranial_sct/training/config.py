@@ -66,6 +66,7 @@ class LossConfig:
     cross_entropy: float = 1.0  # stage 1
     hu_l1: float = 1.0  # L1 of HU over the head
     bone_extra_weight: float = 2.0  # bone voxels weigh 1 + this in the L1
+    head_l1: float = 0.0  # cascade: L1 of each HU head on its own tissue (bone head on bone, soft head on soft tissue)
     hu_scale: float = 1000.0  # the L1 is divided by this to sit near unit scale
 
 
@@ -89,6 +90,7 @@ class LoopConfig:
     amp: Literal["off", "bf16", "fp16"] = "bf16"  # mixed precision, CUDA only
     threads: int = 0  # torch CPU threads; 0: idle cores less sampling workers (never oversubscribe)
     val_overlap: float = 0.25  # sliding-window overlap
+    ema_decay: float = 0.0  # > 0: validate, save and predict with an exponential moving average of the weights
 
 
 @dataclass

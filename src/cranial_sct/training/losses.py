@@ -1,4 +1,9 @@
-"""Training losses: Dice + cross-entropy for stage 1, bone-weighted L1 of HU over the head for the sCT."""
+"""Training losses: Dice + cross-entropy for stage 1, bone-weighted L1 of HU over the head for the sCT.
+
+The composed sCT reaches the bone head only through ``p_bone``: where stage 1 is unsure, the bone
+head gets little gradient. ``head_l1`` adds each head's own L1 on the voxels of its tissue, so the
+bone head learns bone densities wherever the reference has bone, whatever stage 1 says.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import torch
 from monai.losses import DiceCELoss
 from torch import nn
 
-from cranial_sct.hounsfield import BONE
+from cranial_sct.hounsfield import BONE, SOFT
 from cranial_sct.training.config import LossConfig
 
 
@@ -34,5 +39,10 @@ class SCTLoss(nn.Module):
             bone = (batch["classes"] == BONE).float()
             l1 = weighted_hu_l1(outputs["hu"].float(), batch["ct"], batch["mask"], bone, self.config.bone_extra_weight)
             terms["hu"] = self.config.hu_l1 * l1 / self.config.hu_scale
+            if self.config.head_l1 and "hu_bone" in outputs:
+                soft = (batch["classes"] == SOFT).float()
+                heads = weighted_hu_l1(outputs["hu_bone"], batch["ct"], batch["mask"] * bone, bone, 0.0) + \
+                    weighted_hu_l1(outputs["hu_soft"], batch["ct"], batch["mask"] * soft, soft, 0.0)
+                terms["heads"] = self.config.head_l1 * heads / self.config.hu_scale
         total = sum(terms.values())
         return total, {name: float(value.detach()) for name, value in terms.items()}

@@ -3,7 +3,9 @@
 Layout of a run directory::
 
     RUN/config.yaml              the resolved config
-    RUN/checkpoints/last.pt      written atomically every ``train.checkpoint_every`` steps and at the end
+    RUN/checkpoints/last.pt      written atomically every ``train.checkpoint_every`` steps and at the end;
+                                 with ``train.ema_decay`` its ``model`` is the moving average (what
+                                 validation and predict use) and ``model_raw`` the weights being trained
     RUN/checkpoints/best.pt      the lowest validation MAE so far
     RUN/metrics.csv              one row per epoch (train loss, validation MAE and bone Dice, lr)
     RUN/tensorboard/             the same, for TensorBoard
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -271,6 +274,7 @@ class _Trainer:
         self.criterion = SCTLoss(config.loss)
         self.state = RunState()
         self.resume_state: dict[str, Any] | None = None  # the checkpoint being resumed, until restored
+        self.ema: AveragedModel | None = None  # built once the starting weights are loaded
         cuda = dist_info.device.type == "cuda"
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.train.amp) if cuda else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -307,10 +311,24 @@ class _Trainer:
             return
         state = read_checkpoint(source, self.dist.device)
         check_same_architecture(stored_config(state, source).model, self.config.model, source)
-        load_weights(self.model, state["model"], source)
+        load_weights(self.model, state["model_raw" if resume and "model_raw" in state else "model"], source)
         if resume:
             self.state = RunState(int(state["step"]), float(state["best_val_mae"]), read_metrics(self.run_dir / "metrics.csv", int(state["step"])))
             self.resume_state = state
+
+    def _start_ema(self) -> None:
+        """The moving average starts from the starting weights; a resumed run continues its stored average."""
+        if self.config.train.ema_decay <= 0:
+            return
+        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.config.train.ema_decay), use_buffers=True)
+        if self.resume_state is not None and "model_raw" in self.resume_state:
+            load_weights(self.ema.module, self.resume_state["model"], self.run_dir / "checkpoints" / "last.pt")
+            self.ema.n_averaged.fill_(self.state.step)
+
+    @property
+    def inference_model(self) -> nn.Module:
+        """What validation scores and checkpoints hand to predict: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
 
     def _restore_optimiser(self) -> None:
         state = self.resume_state
@@ -321,7 +339,9 @@ class _Trainer:
             restore_rng_state(state["rng"])
 
     def _save(self, name: str) -> None:
-        state = _checkpoint_state(self.config, self.model, self.plan, self.stats, self.state)
+        state = _checkpoint_state(self.config, self.inference_model, self.plan, self.stats, self.state)
+        if self.ema is not None:
+            state["model_raw"] = self.model.state_dict()
         state.update(optimizer=self.optimiser.state_dict(), scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict())
         save_checkpoint(self.run_dir / "checkpoints" / name, state)
 
@@ -347,11 +367,14 @@ class _Trainer:
         self.scaler.step(self.optimiser)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.state.step += 1
         return float(loss.detach())
 
     def run(self, resume: bool, on_step: Callable[[int], None] | None) -> None:
         self._load_start(resume)
+        self._start_ema()
         self._freeze_encoder()
         self._build_optimiser()
         self._restore_optimiser()
@@ -391,7 +414,7 @@ class _Trainer:
     def _end_epoch(self, train_loss: float, elapsed: float, writer) -> None:
         """Validate on the main process, log the epoch, keep the best checkpoint by validation MAE."""
         if self.dist.is_main:
-            scores = validate(self.model, self.val_cases, self.config)
+            scores = validate(self.inference_model, self.val_cases, self.config)
             row = {"step": self.state.step, "epoch": math.ceil(self.state.step / self.config.train.steps_per_epoch),
                    "train_loss": train_loss, **scores, "lr": self.scheduler.get_last_lr()[0], "elapsed_s": round(elapsed, 2)}
             self.state.metrics.append(row)
