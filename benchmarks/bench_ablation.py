@@ -35,6 +35,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     "cascade-ema": ("cascade", ["train.ema_decay=0.99"]),  # predict with the weights' moving average
     "cascade-staged": ("cascade", ["train.cascade_training=staged", "train.stage1_steps=400"]),  # stage 1 first, then frozen
     "cascade-bone6": ("cascade", ["loss.bone_extra_weight=6.0"]),  # bone voxels weigh 7 instead of 3 in the L1
+    "cascade-boundary": ("cascade", ["loss.boundary_weight=4.0"]),  # stage-1 cross-entropy x5 on the bone surface
     "cascade-augment": ("cascade", ["augment.artefact_probability=0.4", "augment.tissue_remap_probability=0.9"]),  # more often
 }
 COHORT_SEED, SUBJECTS, TRAIN, FIELDS = 1, 14, 10, [1.5, 3.0, 7.0, 0.064]

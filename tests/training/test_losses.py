@@ -35,3 +35,25 @@ def test_head_terms_score_each_head_on_its_own_tissue() -> None:
     # bone head: (200 + 200) / 2 on the two bone voxels; soft head: 20 on the one soft voxel
     assert terms["hu"] == 0.0 and terms["heads"] == 200.0 + 20.0
     assert "heads" not in SCTLoss(LossConfig())(outputs, batch, segmentation=False)[1]
+
+
+def test_segmentation_term_is_monai_dice_ce_and_boundary_weights_the_bone_surface() -> None:
+    from monai.losses import DiceCELoss
+
+    from cranial_sct.training.losses import bone_boundary
+
+    torch.manual_seed(0)
+    logits, classes = torch.randn(2, 3, 6, 6, 6), torch.randint(0, 3, (2, 1, 6, 6, 6))
+    plain = SCTLoss(LossConfig()).segmentation(logits, classes)
+    torch.testing.assert_close(plain, DiceCELoss(to_onehot_y=True, softmax=True)(logits, classes))
+    bone = torch.zeros(1, 1, 7, 7, 7)
+    bone[..., 2:5, 2:5, 2:5] = 1.0  # a 3^3 cube: its centre is the only interior voxel off the surface
+    band = bone_boundary(bone)
+    assert band[0, 0, 3, 3, 3] == 0 and band[0, 0, 2, 2, 2] == 1 and band[0, 0, 1, 1, 1] == 1 and band[0, 0, 0, 0, 0] == 0
+    assert band.sum() == 5**3 - 1
+    cube = bone.long().expand(2, 1, 7, 7, 7) * 2  # bone surrounded by air: the band is a third of the voxels
+    logits = torch.randn(2, 3, 7, 7, 7)
+    ce = torch.nn.functional.cross_entropy(logits, cube[:, 0], reduction="none")
+    weight = 1.0 + 4.0 * band.expand(2, 1, 7, 7, 7)[:, 0]
+    expected = DiceCELoss(to_onehot_y=True, softmax=True, lambda_ce=0.0)(logits, cube) + (weight * ce).sum() / weight.sum()
+    torch.testing.assert_close(SCTLoss(LossConfig(boundary_weight=4.0)).segmentation(logits, cube), expected)

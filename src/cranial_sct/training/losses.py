@@ -3,12 +3,15 @@
 The composed sCT reaches the bone head only through ``p_bone``: where stage 1 is unsure, the bone
 head gets little gradient. ``head_l1`` adds each head's own L1 on the voxels of its tissue, so the
 bone head learns bone densities wherever the reference has bone, whatever stage 1 says.
+``boundary_weight`` makes stage 1's cross-entropy weigh the voxels on either side of the bone surface
+more: that is where a skull is missed or thickened, and where a cascade's bone MAE is lost.
 """
 
 from __future__ import annotations
 
 import torch
-from monai.losses import DiceCELoss
+import torch.nn.functional as F
+from monai.losses import DiceLoss
 from torch import nn
 
 from cranial_sct.hounsfield import BONE, SOFT
@@ -21,20 +24,33 @@ def weighted_hu_l1(hu: torch.Tensor, ct: torch.Tensor, mask: torch.Tensor, bone:
     return (weight * (hu - ct).abs()).sum() / weight.sum().clamp_min(1.0)
 
 
+def bone_boundary(bone: torch.Tensor) -> torch.Tensor:
+    """Voxels within one voxel of the bone surface, inside or outside: dilated minus eroded (3x3x3) bone."""
+    dilated = F.max_pool3d(bone, 3, stride=1, padding=1)
+    eroded = -F.max_pool3d(-bone, 3, stride=1, padding=1)
+    return dilated - eroded
+
+
 class SCTLoss(nn.Module):
     """Sum of the configured terms; ``forward`` also returns each term for logging."""
 
     def __init__(self, config: LossConfig) -> None:
         super().__init__()
         self.config = config
-        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True, lambda_dice=config.dice, lambda_ce=config.cross_entropy)
+        self.dice = DiceLoss(to_onehot_y=True, softmax=True)
+
+    def segmentation(self, logits: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """Dice + cross-entropy (as MONAI's DiceCELoss), the cross-entropy weighted on the bone surface."""
+        weight = 1.0 + self.config.boundary_weight * bone_boundary((classes == BONE).float())
+        ce = F.cross_entropy(logits, classes[:, 0].long(), reduction="none")
+        return self.config.dice * self.dice(logits, classes) + self.config.cross_entropy * (weight[:, 0] * ce).sum() / weight.sum()
 
     def forward(
         self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], segmentation: bool = True, hu: bool = True
     ) -> tuple[torch.Tensor, dict[str, float]]:
         terms = {}
         if segmentation and "seg_logits" in outputs:
-            terms["seg"] = self.dice_ce(outputs["seg_logits"].float(), batch["classes"])
+            terms["seg"] = self.segmentation(outputs["seg_logits"].float(), batch["classes"])
         if hu:
             bone = (batch["classes"] == BONE).float()
             l1 = weighted_hu_l1(outputs["hu"].float(), batch["ct"], batch["mask"], bone, self.config.bone_extra_weight)
