@@ -59,11 +59,29 @@ def test_training_threads_never_outnumber_the_idle_cores(monkeypatch) -> None:
     from cranial_sct.training.trainer import cpu_threads
 
     monkeypatch.setattr("os.sched_getaffinity", lambda _: {0, 1, 2, 3})
-    monkeypatch.setattr("os.getloadavg", lambda: (0.1, 0.0, 0.0))
+    busy = "cranial_sct.training.trainer.busy_cores"
+    monkeypatch.setattr(busy, lambda: 0.1)
     quiet = load_config(None, ["data.root=x", "sampling.num_workers=1"])
     assert cpu_threads(quiet) == 3 and cpu_threads(quiet, world_size=2) == 1
-    monkeypatch.setattr("os.getloadavg", lambda: (2.2, 0.0, 0.0))  # two cores already busy
+    monkeypatch.setattr(busy, lambda: 2.2)  # two cores already busy
     assert cpu_threads(quiet) == 2
-    monkeypatch.setattr("os.getloadavg", lambda: (6.0, 0.0, 0.0))
+    monkeypatch.setattr(busy, lambda: 6.0)
     assert cpu_threads(quiet) == 1
     assert cpu_threads(load_config(None, ["data.root=x", "train.threads=3"])) == 3
+
+
+def test_busy_cores_sees_another_process() -> None:
+    """A spinning child counts as (about) one busy core; the measurement runs while this process sleeps."""
+    import subprocess
+    import sys
+    import time
+
+    from cranial_sct.training.trainer import busy_cores
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert busy_cores() >= 0.7
+    finally:
+        spinner.kill()
+        spinner.wait()

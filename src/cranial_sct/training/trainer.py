@@ -111,13 +111,33 @@ def train(
 def cpu_threads(config: TrainConfig, world_size: int = 1) -> int:
     """Torch threads for a training process: ``train.threads``, or (0) the cores this process may use,
     shared among the processes of the run, less one per patch-loading worker (workers run one thread
-    each) and less the cores already busy when training starts. Two threads on two cores while another
+    each) and less the cores other processes keep busy when training starts. Two threads on two cores while another
     job holds one made a 48^3 cascade step 4.9 s instead of 0.5 s: never more busy threads than cores."""
     if config.train.threads > 0:
         return config.train.threads
     cores = len(os.sched_getaffinity(0))
-    idle = cores - round(os.getloadavg()[0])
+    idle = cores - round(busy_cores())
     return max(1, min(cores // max(1, world_size) - config.sampling.num_workers, idle))
+
+
+def busy_cores(window_s: float = 0.5) -> float:
+    """Cores kept busy by other processes now: the machine's non-idle CPU time (/proc/stat) while this
+    process sleeps. The load average would count this process's own recent work (a benchmark's
+    simulation or prediction just before a training job) and lags a minute behind; elsewhere it is the
+    fallback."""
+    stat = Path("/proc/stat")
+    if not stat.is_file():
+        return os.getloadavg()[0]
+
+    def times() -> tuple[float, float]:
+        values = [float(v) for v in stat.read_text().split("\n", 1)[0].split()[1:]]
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+
+    total_before, idle_before = times()
+    time.sleep(window_s)
+    total_after, idle_after = times()
+    elapsed = total_after - total_before
+    return (1.0 - (idle_after - idle_before) / elapsed) * (os.cpu_count() or 1) if elapsed > 0 else 0.0
 
 
 def _one_thread_worker(_: int) -> None:
