@@ -8,7 +8,9 @@ The subjects are a validation cohort simulated with seed 1 (``ABL/cohort``, 14 s
 fields): the standard preset tests on a cohort of seed 0, so no test subject steers a choice. Each run
 predicts the 4 validation subjects at every field; ``evaluate`` scores them; the table is the
 benchmark's own (:func:`cranial_sct.benchmark.accuracy_table`): mean ± sd over seeds per field and arm,
-then ``cascade-base`` against ``direct-base`` paired over subjects.
+then ``cascade-base`` against ``direct-base`` paired over subjects. Then where the bone error sits: the
+reference bone voxels (CT > 300 HU) split into those the predicted skull finds and those it misses,
+with the mean absolute and signed error on each (pooled over the validation subjects).
 
 Resumable: finished runs, predictions and scored cases are reused, so rerunning with more arms or seeds
 adds only what is new. Training one arm takes 6-10 minutes on the 2-core CPU.
@@ -19,9 +21,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
+
 from cranial_sct.benchmark import accuracy_table, base_training_config, load_benchmark_config, training_job
 from cranial_sct.evaluation.evaluate import evaluate
+from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.io.manifest import MANIFEST_NAME
+from cranial_sct.io.names import case_tag, tagged_filename
 from cranial_sct.phantom import simulate_cohort
 from cranial_sct.prediction import predict_cohort
 from cranial_sct.training.config import TrainConfig, apply_override, from_dict, to_dict
@@ -54,6 +61,28 @@ def arm_config(arm: str, seed: int, cohort: Path, run_dir: Path) -> TrainConfig:
     return from_dict(TrainConfig, values, arm)
 
 
+def bone_errors(pred: Path, cohort: Path, methods: list[str], subjects: list[str], fields: list[float]) -> str:
+    """Markdown: per method and field, the reference bone found / missed by the predicted skull and the error on each."""
+    lines = ["| method | field (T) | bone found | error there (HU) | bias there | bone missed | error there (HU) | bias there |",
+             "|---|---|---|---|---|---|---|---|"]
+    references = {s: (nib.load(cohort / s / "ct.nii.gz").get_fdata(), nib.load(cohort / s / "mask.nii.gz").get_fdata() > 0) for s in subjects}
+    for method in methods:
+        for field_T in fields:
+            found, missed = [], []
+            for subject, (ct, mask) in references.items():
+                tag = case_tag(field_T, "t1w")
+                sct = nib.load(pred / method / subject / tagged_filename("sct", tag)).get_fdata()
+                skull = nib.load(pred / method / subject / tagged_filename("skull", tag)).get_fdata() > 0
+                bone = (ct > BONE_THRESHOLD_HU) & mask
+                found.append((sct - ct)[bone & skull])
+                missed.append((sct - ct)[bone & ~skull])
+            hit, miss = np.concatenate(found), np.concatenate(missed)
+            share = hit.size / (hit.size + miss.size)
+            lines.append(f"| {method} | {field_T:g} | {share:.1%} | {np.abs(hit).mean():.0f} | {hit.mean():+.0f} | {1 - share:.1%} | "
+                         f"{np.abs(miss).mean():.0f} | {miss.mean():+.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -76,6 +105,7 @@ def main() -> None:
     rows, _ = evaluate(args.out / "pred", cohort, out_dir=args.out / "evaluation", progress=False)
     wanted = {f"{arm}-seed{seed}" for arm in args.arms for seed in args.seeds}
     print(accuracy_table([row for row in rows if row["method"] in wanted], "t1w", "1.5"))
+    print(bone_errors(args.out / "pred", cohort, sorted(wanted), validation, FIELDS))
 
 
 if __name__ == "__main__":

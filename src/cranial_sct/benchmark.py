@@ -336,7 +336,7 @@ def accuracy_table(rows: list[dict[str, Any]], contrast: str, train_field: str) 
         groups.setdefault((row["field_T"], row["method"]), []).append(row)
     bone = {key: _over_seeds(group, "mae_bone")[0]["mean"] for key, group in groups.items()}
     header = "| field (T) | method | subjects | seeds | " + " | ".join(TABLE_METRICS.values()) + " | bone MAE change |"
-    lines = [f"### Inputs {contrast}", "", f"Mean ± sd over training seeds; change = bone MAE at the field minus at {train_field} T (same test subjects).", "",
+    lines = [f"### Inputs {contrast}", "", f"Mean ± sd over training seeds; change = bone MAE at the field minus at {train_field} T (same subjects).", "",
              header, "|---|---|---|---|---|---|---|---|"]
     for field_T, method in sorted(groups, key=lambda key: (*_field_order(key[0], train_field), key[1])):
         group = groups[(field_T, method)]
