@@ -121,23 +121,28 @@ def cpu_threads(config: TrainConfig, world_size: int = 1) -> int:
 
 
 def busy_cores(window_s: float = 0.5) -> float:
-    """Cores kept busy by other processes now: the machine's non-idle CPU time (/proc/stat) while this
-    process sleeps. The load average would count this process's own recent work (a benchmark's
-    simulation or prediction just before a training job) and lags a minute behind; elsewhere it is the
-    fallback."""
+    """How many of this process's cores other processes keep busy now: the non-idle time of those CPUs
+    (/proc/stat) while this process sleeps. The load average would count this process's own recent work
+    (a benchmark's simulation or prediction just before a training job), lags a minute behind and counts
+    the whole machine; elsewhere it is the fallback."""
     stat = Path("/proc/stat")
     if not stat.is_file():
         return os.getloadavg()[0]
+    mine = {f"cpu{index}" for index in os.sched_getaffinity(0)}
 
-    def times() -> tuple[float, float]:
-        values = [float(v) for v in stat.read_text().split("\n", 1)[0].split()[1:]]
-        return sum(values), values[3] + values[4]  # all, idle + iowait
+    def times() -> dict[str, tuple[float, float]]:
+        """(all, idle + iowait) jiffies per CPU of this process."""
+        rows = (line.split() for line in stat.read_text().splitlines() if line.startswith("cpu"))
+        return {row[0]: (sum(map(float, row[1:])), float(row[4]) + float(row[5])) for row in rows if row[0] in mine}
 
-    total_before, idle_before = times()
+    before = times()
     time.sleep(window_s)
-    total_after, idle_after = times()
-    elapsed = total_after - total_before
-    return (1.0 - (idle_after - idle_before) / elapsed) * (os.cpu_count() or 1) if elapsed > 0 else 0.0
+    after = times()
+    busy = 0.0
+    for cpu, (total, idle) in after.items():
+        elapsed = total - before[cpu][0]
+        busy += 1.0 - (idle - before[cpu][1]) / elapsed if elapsed > 0 else 0.0
+    return busy
 
 
 def _one_thread_worker(_: int) -> None:
