@@ -44,3 +44,34 @@ def test_distinct_patches_cycle_through_a_fixed_set(toy_cohort: Path) -> None:
     dataset = PatchDataset(cases(toy_cohort), [8, 8, 8], 2 / 3, seed=0, augmenter=None, distinct=2)
     assert torch.equal(dataset[0]["ct"], dataset[2]["ct"]) and torch.equal(dataset[1]["ct"], dataset[5]["ct"])
     assert not torch.equal(dataset[0]["ct"], dataset[1]["ct"])
+
+
+def test_rotated_patches_move_every_array_together(toy_cohort: Path) -> None:
+    """With every patch rotated and scaled, the bone class still sits where the patch's CT is bone."""
+    augmenter = Augmenter(AugmentConfig(spatial_probability=1.0, artefact_probability=0.0, tissue_remap_probability=0.0,
+                                        channel_dropout=0.0, flip_axes=[]), ["t1w", "flair"])
+    plain = PatchDataset(cases(toy_cohort), [12, 12, 12], 2 / 3, seed=0, augmenter=None)
+    turned = PatchDataset(cases(toy_cohort), [12, 12, 12], 2 / 3, seed=0, augmenter=augmenter)
+    for i in range(20):
+        item = turned[i]
+        bone = item["classes"] == BONE
+        assert bone.any() and (item["ct"][bone] > 150).float().mean() > 0.9
+        assert item["mr"].shape == plain[i]["mr"].shape and not torch.equal(item["ct"], plain[i]["ct"])
+
+
+def test_a_cut_field_of_view_is_padding_and_air_beyond_the_plane(toy_cohort: Path) -> None:
+    augmenter = Augmenter(AugmentConfig(fov_cut_probability=1.0, artefact_probability=0.0, tissue_remap_probability=0.0,
+                                        channel_dropout=0.0, flip_axes=[]), ["t1w", "flair"])
+    plain = PatchDataset(cases(toy_cohort), [12, 12, 12], 2 / 3, seed=0, augmenter=None)
+    cut = PatchDataset(cases(toy_cohort), [12, 12, 12], 2 / 3, seed=0, augmenter=augmenter)
+    sides = set()
+    for i in range(20):
+        item, reference = cut[i], plain[i]
+        blank = (item["mask"][0] == 0).all(dim=(0, 1)) & (item["mr"] == 0).all(dim=(0, 1, 2))
+        kept = ~blank
+        assert blank.any() and kept.any(), "the scan ends inside the patch"
+        assert (item["classes"][..., blank] == 0).all() and (item["ct"][..., blank] == -1000).all()
+        assert torch.equal(item["mr"][..., kept], reference["mr"][..., kept])
+        assert torch.equal(item["ct"][..., kept], reference["ct"][..., kept])
+        sides.add(bool(kept[0]))
+    assert sides == {True, False}, "necks and tops are both cut"

@@ -5,22 +5,32 @@ Two families, applied to a normalised MR patch:
   gamma (contrast), blur and anisotropic down-sampling (thick low-field slices), motion, ghosting.
 - SynthSeg-style contrast re-mapping (Billot et al., Med Image Anal 2023): every tissue gets a random
   gain and offset per channel, so the network cannot rely on one protocol's tissue contrast.
-Left-right mirroring (the one anatomically valid mirror) is drawn here and applied by the patch
-sampler to every array of the patch together. Then channel dropout (any subset of contrasts must work at inference) and condition dropout (the
+- Spatial: a random rotation and per-axis scaling about the patch centre (SynthSeg's spatial
+  randomisation without the elastic part), so a few phantom heads stand for many poses, head sizes and
+  skull thicknesses; real scans are tilted by 10-20 degrees where the phantom's poses vary by 2.5.
+- Field of view: the scan ends inside the patch (necks and tops of heads cut off, as many real scans
+  are): beyond a random axial plane the patch is what ``predict`` sees past a volume's edge (zero MR,
+  zero head mask, the window engine's padding) and the target is air.
+Left-right mirroring (the one anatomically valid mirror), the spatial transform and the field-of-view
+cut are drawn here and applied by the patch sampler to every array of the patch together. Then channel dropout (any subset of contrasts must work at inference) and condition dropout (the
 field strength may be unknown). All randomness comes from the caller's generator, so a patch's
 augmentation is reproducible.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 import torchio as tio
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
 
+from cranial_sct.hounsfield import AIR, HU_AIR
 from cranial_sct.models.conditioning import CONTRASTS, hide_field
 from cranial_sct.training.config import AugmentConfig
 
-GAIN_RANGE = (0.75, 1.25)
 OFFSET_RANGE = (-0.1, 0.1)
 
 
@@ -39,13 +49,46 @@ def artefacts(probability: float) -> tio.Compose:
     )
 
 
-def remap_tissue_contrast(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Give every tissue label its own random gain and offset, per channel."""
+def remap_tissue_contrast(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Generator, gain_range: Sequence[float]) -> np.ndarray:
+    """Give every tissue label its own random gain (``augment.remap_gain_range``) and offset, per channel."""
     labels, inverse = np.unique(tissues, return_inverse=True)
-    gain = rng.uniform(*GAIN_RANGE, size=(mr.shape[0], len(labels)))
+    gain = rng.uniform(*gain_range, size=(mr.shape[0], len(labels)))
     offset = rng.uniform(*OFFSET_RANGE, size=(mr.shape[0], len(labels)))
     inverse = inverse.reshape(tissues.shape)
     return (mr * gain[:, inverse] + offset[:, inverse]).astype(np.float32)
+
+
+def spatial_matrix(rotation_deg: float, scale_range: Sequence[float], rng: np.random.Generator) -> np.ndarray:
+    """Patch voxel -> case voxel directions: rotation up to ``rotation_deg`` about each axis, then a scale per
+    axis from ``scale_range`` (> 1 shows a larger head, thicker skull, on the same patch)."""
+    rotation = Rotation.from_euler("xyz", rng.uniform(-rotation_deg, rotation_deg, 3), degrees=True).as_matrix()
+    return rotation @ np.diag(1.0 / rng.uniform(*scale_range, 3))
+
+
+def resample_patch(array: np.ndarray, centre: np.ndarray, matrix: np.ndarray, shape: Sequence[int], order: int) -> np.ndarray:
+    """The ``shape`` patch of ``array`` (leading channel axes kept) centred on ``centre`` and seen through
+    ``matrix``; outside the case the edge value continues (the case is already cropped to the head plus margin).
+
+    scipy's affine_transform samples only the patch's points from the whole case, so no padded window and no
+    border artefact; TorchIO's RandomAffine would transform a whole image, or pad a patch's corners."""
+    half = np.array(shape) // 2  # the plain crop's centre voxel, so the identity matrix gives exactly that crop
+    offset = np.asarray(centre, float) - matrix @ half
+    flat = array.reshape((-1, *array.shape[-3:]))
+    out = [ndimage.affine_transform(a, matrix, offset, output_shape=tuple(shape), order=order, mode="nearest", prefilter=False)
+           for a in flat]
+    return np.stack(out).reshape((*array.shape[:-3], *shape))
+
+
+FOV_AXIS = 2  # inferior-superior in the plan's RAS arrays (batch and channel axes come first)
+
+
+def cut_field_of_view(arrays: dict[str, np.ndarray], position: int, keep_below: bool) -> None:
+    """Blank every (channel, x, y, z) array of a patch beyond axial plane ``position``, in place:
+    MR and head mask 0, CT air, classes air."""
+    beyond = (slice(None), slice(None), slice(None), slice(position, None) if keep_below else slice(0, position))
+    fill = {"mr": 0.0, "mask": 0, "ct": HU_AIR, "classes": AIR}
+    for name, array in arrays.items():
+        array[beyond] = fill[name]
 
 
 class Augmenter:
@@ -59,13 +102,25 @@ class Augmenter:
         (left-right by default, the one mirror a head allows; test-time augmentation uses only these)."""
         return [axis for axis in self.config.flip_axes if rng.random() < self.config.flip_probability]
 
+    def spatial(self, rng: np.random.Generator) -> np.ndarray | None:
+        """This patch's spatial matrix (``spatial_probability``), or None for a plain crop."""
+        if self.config.spatial_probability <= 0 or rng.random() >= self.config.spatial_probability:
+            return None  # no draw when off, so configs without it keep their exact random stream
+        return spatial_matrix(self.config.rotation_deg, self.config.scale_range, rng)
+
+    def field_of_view(self, rng: np.random.Generator, length: int) -> tuple[int, bool] | None:
+        """Where this patch's scan ends (plane index, whether the part below it is kept), or None (``fov_cut_probability``)."""
+        if self.config.fov_cut_probability <= 0 or rng.random() >= self.config.fov_cut_probability:
+            return None  # no draw when off, as for the spatial transform
+        return int(rng.integers(length // 4, length)), bool(rng.random() < 0.5)
+
     def __call__(
         self, mr: np.ndarray, tissues: np.ndarray, cond: torch.Tensor, rng: np.random.Generator
     ) -> tuple[np.ndarray, torch.Tensor]:
         present = [i for i, slot in enumerate(self.slots) if cond[slot] > 0]
         mr = mr.copy()
         if rng.random() < self.config.tissue_remap_probability:
-            mr[present] = remap_tissue_contrast(mr[present], tissues, rng)
+            mr[present] = remap_tissue_contrast(mr[present], tissues, rng, self.config.remap_gain_range)
         with torch.random.fork_rng(devices=[]):  # TorchIO draws from torch's global generator
             torch.manual_seed(int(rng.integers(2**31)))
             mr[present] = self.artefacts(tio.ScalarImage(tensor=torch.from_numpy(mr[present]))).numpy()

@@ -54,10 +54,15 @@ class AugmentConfig:
     enabled: bool = True
     artefact_probability: float = 0.2  # per TorchIO artefact (bias, noise, gamma, blur, anisotropy, motion, ghosting)
     tissue_remap_probability: float = 0.5  # SynthSeg-style per-tissue contrast re-mapping
+    remap_gain_range: list[float] = field(default_factory=lambda: [0.75, 1.25])  # each tissue's gain, per channel
     channel_dropout: float = 0.2  # per channel; at least one channel is always kept
     condition_dropout: float = 0.2  # probability of hiding the field strength
     flip_axes: list[int] = field(default_factory=lambda: [0])  # mirrored in training (0: left-right); --tta uses only these
     flip_probability: float = 0.5  # per axis in flip_axes
+    spatial_probability: float = 0.0  # share of patches rotated and scaled about their centre
+    rotation_deg: float = 15.0  # uniform in +-this about each axis
+    scale_range: list[float] = field(default_factory=lambda: [0.85, 1.15])  # per axis
+    fov_cut_probability: float = 0.0  # share of patches whose scan ends at a random axial plane inside them
 
 
 @dataclass
@@ -212,6 +217,12 @@ def validate(config: TrainConfig) -> None:
          "data.spacing_mm must be empty, one positive size or three"),
         (config.data.crop_margin_mm >= 0, "data.crop_margin_mm must be 0 or more"),
         (set(config.augment.flip_axes) <= {0, 1, 2}, "augment.flip_axes must be array axes 0, 1 or 2"),
+        (0.0 <= config.augment.spatial_probability <= 1.0, "augment.spatial_probability must be within [0, 1]"),
+        (0.0 <= config.augment.fov_cut_probability <= 1.0, "augment.fov_cut_probability must be within [0, 1]"),
+        (len(config.augment.remap_gain_range) == 2 and 0 <= config.augment.remap_gain_range[0] <= config.augment.remap_gain_range[1],
+         "augment.remap_gain_range must be [low, high] with 0 <= low <= high"),
+        (len(config.augment.scale_range) == 2 and 0 < config.augment.scale_range[0] <= config.augment.scale_range[1],
+         "augment.scale_range must be [low, high] with 0 < low <= high"),
     ]
     for ok, message in checks:
         if not ok:

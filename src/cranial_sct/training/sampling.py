@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, Sampler
 
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import BONE
-from cranial_sct.training.augment import Augmenter
+from cranial_sct.training.augment import FOV_AXIS, Augmenter, cut_field_of_view, resample_patch
 from cranial_sct.training.dataset import Case
 
 
@@ -54,14 +54,27 @@ class PatchDataset(Dataset):
         rng = np.random.default_rng([self.seed, item % self.distinct if self.distinct else item])
         index = int(rng.integers(len(self.cases)))
         case = self.cases[index]
-        start = np.clip(self._centre(index, rng) - self.patch // 2, 0, np.array(case.ct.shape) - self.patch)
-        window = tuple(slice(s, s + n) for s, n in zip(start, self.patch))
-        mr, cond = case.mr[(slice(None), *window)], case.condition()
-        ct, mask, classes, tissues = (a[window][None] for a in (case.ct, case.mask, case.classes, case.tissues))
+        centre = self._centre(index, rng)
+        matrix = self.augmenter.spatial(rng) if self.augmenter is not None else None
+        if matrix is None:
+            start = np.clip(centre - self.patch // 2, 0, np.array(case.ct.shape) - self.patch)
+            window = tuple(slice(s, s + n) for s, n in zip(start, self.patch))
+            mr = case.mr[(slice(None), *window)]
+            ct, mask, classes, tissues = (a[window][None] for a in (case.ct, case.mask, case.classes, case.tissues))
+        else:  # MR and CT interpolated linearly, head mask, classes and tissue labels by nearest neighbour
+            mr, ct = (resample_patch(a, centre, matrix, self.patch, order=1) for a in (case.mr, case.ct[None]))
+            mask, classes, tissues = (resample_patch(a[None], centre, matrix, self.patch, order=0)
+                                      for a in (case.mask, case.classes, case.tissues))
+        cond = case.condition()
         if self.augmenter is not None:
             axes = tuple(a + 1 for a in self.augmenter.mirror_axes(rng))  # every array mirrored together
             mr, ct, mask, classes, tissues = (np.flip(a, axes) for a in (mr, ct, mask, classes, tissues))
             mr, cond = self.augmenter(mr, tissues[0], cond, rng)
+            cut = self.augmenter.field_of_view(rng, int(self.patch[FOV_AXIS]))
+            if cut is not None:
+                arrays = {"mr": mr, "ct": ct.copy(), "mask": mask.copy(), "classes": classes.copy()}
+                cut_field_of_view(arrays, *cut)
+                mr, ct, mask, classes = (arrays[k] for k in ("mr", "ct", "mask", "classes"))
         return {
             "mr": torch.from_numpy(np.ascontiguousarray(mr, dtype=np.float32)),
             "cond": cond,
