@@ -79,16 +79,18 @@ def resample_patch(array: np.ndarray, centre: np.ndarray, matrix: np.ndarray, sh
     return np.stack(out).reshape((*array.shape[:-3], *shape))
 
 
-FOV_AXIS = 2  # inferior-superior in the plan's RAS arrays (batch and channel axes come first)
+FOV_AXIS = 2  # inferior-superior: spatial axis 2 of the plan's RAS arrays (a patch's channel axis comes first)
 
 
-def cut_field_of_view(arrays: dict[str, np.ndarray], position: int, keep_below: bool) -> None:
-    """Blank every (channel, x, y, z) array of a patch beyond axial plane ``position``, in place:
-    MR and head mask 0, CT air, classes air."""
-    beyond = (slice(None), slice(None), slice(None), slice(position, None) if keep_below else slice(0, position))
-    fill = {"mr": 0.0, "mask": 0, "ct": HU_AIR, "classes": AIR}
-    for name, array in arrays.items():
-        array[beyond] = fill[name]
+def cut_field_of_view(mr: np.ndarray, ct: np.ndarray, mask: np.ndarray, classes: np.ndarray, position: int,
+                      keep_below: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of a patch's (channel, x, y, z) arrays blanked beyond axial plane ``position``:
+    MR and head mask 0 (the window engine's padding past a volume's edge), CT and classes air."""
+    beyond = (Ellipsis, slice(position, None) if keep_below else slice(0, position))
+    out = tuple(array.copy() for array in (mr, ct, mask, classes))
+    for array, fill in zip(out, (0.0, HU_AIR, 0, AIR)):
+        array[beyond] = fill
+    return out
 
 
 class Augmenter:

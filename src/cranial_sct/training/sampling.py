@@ -72,9 +72,7 @@ class PatchDataset(Dataset):
             mr, cond = self.augmenter(mr, tissues[0], cond, rng)
             cut = self.augmenter.field_of_view(rng, int(self.patch[FOV_AXIS]))
             if cut is not None:
-                arrays = {"mr": mr, "ct": ct.copy(), "mask": mask.copy(), "classes": classes.copy()}
-                cut_field_of_view(arrays, *cut)
-                mr, ct, mask, classes = (arrays[k] for k in ("mr", "ct", "mask", "classes"))
+                mr, ct, mask, classes = cut_field_of_view(mr, ct, mask, classes, *cut)
         return {
             "mr": torch.from_numpy(np.ascontiguousarray(mr, dtype=np.float32)),
             "cond": cond,
