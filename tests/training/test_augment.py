@@ -2,6 +2,7 @@ import numpy as np
 import torch
 
 from cranial_sct.models.conditioning import encode_condition
+from cranial_sct.phantom.tissues import Tissue
 from cranial_sct.training.augment import Augmenter, remap_tissue_contrast, resample_patch, spatial_matrix
 from cranial_sct.training.config import AugmentConfig
 
@@ -23,6 +24,20 @@ def test_contrast_remapping_is_one_affine_map_per_tissue() -> None:
         np.testing.assert_allclose(out[0][region], gain * mr[0][region] + offset, atol=1e-5)
         assert 0.75 <= gain <= 1.25
     assert not np.allclose(out[0], mr[0])
+
+
+def test_marrow_gain_scales_the_diploe_of_present_channels_only() -> None:
+    augmenter = Augmenter(AugmentConfig(artefact_probability=0.0, tissue_remap_probability=0.0, channel_dropout=0.0,
+                                        condition_dropout=0.0, marrow_probability=1.0, marrow_gain_range=[0.1, 0.1]),
+                          CONTRASTS)
+    mr, tissues = patch()
+    tissues = np.where(tissues == 2, int(Tissue.DIPLOE), tissues)
+    marrow = tissues == Tissue.DIPLOE
+    out, _ = augmenter(mr, tissues, encode_condition(1.5, ["t1w", "t2w"]), np.random.default_rng(3))
+    for channel in (0, 1):
+        np.testing.assert_allclose(out[channel][marrow], 0.1 * mr[channel][marrow], rtol=1e-6)
+        assert np.array_equal(out[channel][~marrow], mr[channel][~marrow])
+    assert np.array_equal(out[2], mr[2])  # flair absent: untouched
 
 
 def test_augmentation_is_reproducible_from_the_generator_and_leaves_torch_rng_alone() -> None:

@@ -5,6 +5,10 @@ Two families, applied to a normalised MR patch:
   gamma (contrast), blur and anisotropic down-sampling (thick low-field slices), motion, ghosting.
 - SynthSeg-style contrast re-mapping (Billot et al., Med Image Anal 2023): every tissue gets a random
   gain and offset per channel, so the network cannot rely on one protocol's tissue contrast.
+- Marrow: the diploe's own signal gain per channel. The phantom's diploe is fatty marrow, bright on
+  T1w between two dark tables; red (haematopoietic) marrow, common in younger heads, is nearly as dark
+  as the tables, so many real vaults are one dark band that a model taught only the bright sandwich
+  reads as CSF on its inner side.
 - Spatial: a random rotation and per-axis scaling about the patch centre (SynthSeg's spatial
   randomisation without the elastic part), so a few phantom heads stand for many poses, head sizes and
   skull thicknesses; real scans are tilted by 10-20 degrees where the phantom's poses vary by 2.5.
@@ -29,6 +33,7 @@ from scipy.spatial.transform import Rotation
 
 from cranial_sct.hounsfield import AIR, HU_AIR
 from cranial_sct.models.conditioning import CONTRASTS, hide_field
+from cranial_sct.phantom.tissues import Tissue
 from cranial_sct.training.config import AugmentConfig
 
 OFFSET_RANGE = (-0.1, 0.1)
@@ -56,6 +61,15 @@ def remap_tissue_contrast(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Ge
     offset = rng.uniform(*OFFSET_RANGE, size=(mr.shape[0], len(labels)))
     inverse = inverse.reshape(tissues.shape)
     return (mr * gain[:, inverse] + offset[:, inverse]).astype(np.float32)
+
+
+def scale_marrow(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Generator, gain_range: Sequence[float]) -> np.ndarray:
+    """Scale the diploe's signal by one random gain per channel (``augment.marrow_gain_range``)."""
+    gain = rng.uniform(*gain_range, size=mr.shape[0]).astype(np.float32)
+    marrow = tissues == Tissue.DIPLOE
+    out = mr.copy()
+    out[:, marrow] *= gain[:, None]
+    return out
 
 
 def spatial_matrix(rotation_deg: float, scale_range: Sequence[float], rng: np.random.Generator) -> np.ndarray:
@@ -121,6 +135,8 @@ class Augmenter:
     ) -> tuple[np.ndarray, torch.Tensor]:
         present = [i for i, slot in enumerate(self.slots) if cond[slot] > 0]
         mr = mr.copy()
+        if self.config.marrow_probability > 0 and rng.random() < self.config.marrow_probability:  # no draw when off
+            mr[present] = scale_marrow(mr[present], tissues, rng, self.config.marrow_gain_range)
         if rng.random() < self.config.tissue_remap_probability:
             mr[present] = remap_tissue_contrast(mr[present], tissues, rng, self.config.remap_gain_range)
         with torch.random.fork_rng(devices=[]):  # TorchIO draws from torch's global generator

@@ -63,6 +63,8 @@ class AugmentConfig:
     rotation_deg: float = 15.0  # uniform in +-this about each axis
     scale_range: list[float] = field(default_factory=lambda: [0.85, 1.15])  # per axis
     fov_cut_probability: float = 0.0  # share of patches whose scan ends at a random axial plane inside them
+    marrow_probability: float = 0.0  # share of patches whose diploe signal is scaled by marrow_gain_range (per channel)
+    marrow_gain_range: list[float] = field(default_factory=lambda: [0.05, 1.0])  # 0.05: red marrow, dark as the tables
 
 
 @dataclass
