@@ -6,7 +6,8 @@ For every case with an MR, ``predict`` runs as a user would run it (the checkpoi
 scan; the field strength comes from ``info.json``). Where ``skull_ref.nii.gz`` exists the script prints
 skull Dice and HD95 (mm) against it, and every case the seconds ``predict`` took (read, predict, write); for ``mne_sample``, whose FLASH BEM surfaces leave out the face and
 skull base, both masks are restricted to the skull band (``bem_labels.nii.gz`` == 2) dilated by
-``--band-mm`` (see realdev/README.md). It writes ``OUT/<case>/`` (the predict outputs) and
+``--band-mm`` (see realdev/README.md), and a second line says which share of the predicted skull lies
+on the brain side of the band, in it and on the scalp side (a band shifted outwards or inwards). It writes ``OUT/<case>/`` (the predict outputs) and
 ``OUT/realdev.html``: axial, coronal and sagittal MR / sCT / skull-overlay panels per case (reference
 skull outline in yellow, predicted skull in red). Real data stays outside the package.
 """
@@ -44,6 +45,19 @@ def scoring_region(case_dir: Path, reference: np.ndarray, spacing: tuple[float, 
     band = np.asarray(read_volume(labels).array) == 2
     distance = ndimage.distance_transform_edt(~band, sampling=spacing)
     return distance <= band_mm
+
+
+def band_sides(case_dir: Path, skull: np.ndarray, region: np.ndarray) -> str | None:
+    """Where the predicted skull lies against the BEM layers (inside the inner skull / band / scalp), or None."""
+    labels = case_dir / "bem_labels.nii.gz"
+    if not labels.is_file():
+        return None
+    layer = np.asarray(read_volume(labels).array)
+    predicted = skull & region
+    share = [float((predicted & (layer == value)).sum() / max(predicted.sum(), 1)) for value in (1, 2, 3)]
+    covered = float((predicted & (layer == 2)).sum() / max((layer == 2).sum(), 1))
+    return (f"  predicted skull: {share[0]:.2f} brain side of the BEM band, {share[1]:.2f} in it, "
+            f"{share[2]:.2f} scalp side; band covered {covered:.2f}")
 
 
 def panel(mr: np.ndarray, sct: np.ndarray, skull: np.ndarray, reference: np.ndarray | None) -> bytes:
@@ -95,6 +109,10 @@ def main() -> None:
                     f"{hd95_mm(predicted, reference & region, mr.spacing):>8.1f} {seconds:>9.1f}  "
                     + (f"within {args.band_mm:g} mm of the BEM skull band" if region.mean() < 1 else "whole volume"))
         print(line, flush=True)
+        sides = None if reference is None else band_sides(case_dir, np.asarray(skull.array) > 0, region)
+        if sides:
+            print(sides, flush=True)
+            line += "\n" + sides
         ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731
         picture = panel(ras(mr.array.astype(np.float32)), ras(sct.array), ras(skull.array) > 0, None if reference is None else ras(reference))
         image = base64.b64encode(picture).decode()
