@@ -1,6 +1,6 @@
 """A checkpoint on the real head scans of ``../shared/realdev``: skull Dice per case, and panels to look at.
 
-    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4]
+    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4] [--tta]
 
 For every case with an MR, ``predict`` runs as a user would run it (the checkpoint's plan resamples the
 scan; the field strength comes from ``info.json``). Where ``skull_ref.nii.gz`` exists the script prints
@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--realdev", type=Path, default=ROOT.parent / "shared" / "realdev")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "realdev")
     parser.add_argument("--band-mm", type=float, default=4.0)
+    parser.add_argument("--tta", action="store_true", help="predict with test-time mirroring (predict --tta)")
     args = parser.parse_args()
     sections = []
     print(f"{'case':<20} {'field':>6} {'skull Dice':>10} {'HD95 mm':>8} {'predict s':>9}  scored where")
@@ -95,7 +96,7 @@ def main() -> None:
         field = info.get("field_strength_T")
         out = args.out / case_dir.name
         start = time.perf_counter()
-        predict_files([args.checkpoint], {"t1w": case_dir / "mr.nii.gz"}, out, parse_field(field), options=PredictOptions(overwrite=True))
+        predict_files([args.checkpoint], {"t1w": case_dir / "mr.nii.gz"}, out, parse_field(field), options=PredictOptions(tta=args.tta, overwrite=True))
         seconds = time.perf_counter() - start  # read, predict and write, as the user waits for it
         mr = read_volume(case_dir / "mr.nii.gz")
         sct, skull = (read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull"))
