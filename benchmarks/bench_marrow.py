@@ -53,7 +53,7 @@ def main() -> None:
         write_volume(mr.with_array(darken_diploe(mr.array, labels)), inputs["darkened"])
         for checkpoint in args.checkpoint:
             for variant, path in inputs.items():
-                out = args.out / case.subject / f"{case.tag}_{variant}_{Path(checkpoint).parent.parent.name or checkpoint}"
+                out = args.out / case.subject / f"{case.tag}_{variant}_{Path(checkpoint).parent.parent.name or Path(checkpoint).stem}"
                 predict_files([checkpoint], {"t1w": path}, out, parse_field(case.field_T), options=PredictOptions(overwrite=True))
                 skull = np.asarray(read_volume(out / "skull.nii.gz").array) > 0
                 covered = " ".join(f"{skull[labels == t].mean():>12.3f}" for t in LAYERS)

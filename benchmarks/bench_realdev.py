@@ -37,25 +37,23 @@ from cranial_sct.prediction import PredictOptions, parse_field, predict_files  #
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def scoring_region(case_dir: Path, reference: np.ndarray, spacing: tuple[float, ...], band_mm: float) -> np.ndarray:
+def bem_layers(case_dir: Path) -> np.ndarray | None:
+    """mne_sample's BEM labels (1 inside the inner skull, 2 skull band, 3 scalp), or None for a case without them."""
+    labels = case_dir / "bem_labels.nii.gz"
+    return np.asarray(read_volume(labels).array) if labels.is_file() else None
+
+
+def scoring_region(layers: np.ndarray | None, shape: tuple[int, ...], spacing: tuple[float, ...], band_mm: float) -> np.ndarray:
     """Where the reference is defined: the BEM skull band dilated by ``band_mm`` for mne_sample, else everywhere."""
-    labels = case_dir / "bem_labels.nii.gz"
-    if not labels.is_file():
-        return np.ones(reference.shape, bool)
-    band = np.asarray(read_volume(labels).array) == 2
-    distance = ndimage.distance_transform_edt(~band, sampling=spacing)
-    return distance <= band_mm
+    if layers is None:
+        return np.ones(shape, bool)
+    return ndimage.distance_transform_edt(layers != 2, sampling=spacing) <= band_mm
 
 
-def band_sides(case_dir: Path, skull: np.ndarray, region: np.ndarray) -> str | None:
-    """Where the predicted skull lies against the BEM layers (inside the inner skull / band / scalp), or None."""
-    labels = case_dir / "bem_labels.nii.gz"
-    if not labels.is_file():
-        return None
-    layer = np.asarray(read_volume(labels).array)
-    predicted = skull & region
-    share = [float((predicted & (layer == value)).sum() / max(predicted.sum(), 1)) for value in (1, 2, 3)]
-    covered = float((predicted & (layer == 2)).sum() / max((layer == 2).sum(), 1))
+def band_sides(layers: np.ndarray, predicted: np.ndarray) -> str:
+    """Where the predicted skull (already restricted to the scoring region) lies against the BEM layers."""
+    share = [float((predicted & (layers == value)).sum() / max(predicted.sum(), 1)) for value in (1, 2, 3)]
+    covered = float((predicted & (layers == 2)).sum() / max((layers == 2).sum(), 1))
     return (f"  predicted skull: {share[0]:.2f} brain side of the BEM band, {share[1]:.2f} in it, "
             f"{share[2]:.2f} scalp side; band covered {covered:.2f}")
 
@@ -104,16 +102,15 @@ def main() -> None:
         line = f"{case_dir.name:<20} {field if field else 'unknown':>6} {'-':>10} {'-':>8} {seconds:>9.1f}  no reference"
         if (case_dir / "skull_ref.nii.gz").is_file():
             reference = np.asarray(read_volume(case_dir / "skull_ref.nii.gz").array) > 0
-            region = scoring_region(case_dir, reference, mr.spacing, args.band_mm)
+            layers = bem_layers(case_dir)
+            region = scoring_region(layers, reference.shape, mr.spacing, args.band_mm)
             predicted = (np.asarray(skull.array) > 0) & region
             line = (f"{case_dir.name:<20} {field if field else 'unknown':>6} {dice(predicted, reference & region):>10.3f} "
                     f"{hd95_mm(predicted, reference & region, mr.spacing):>8.1f} {seconds:>9.1f}  "
                     + (f"within {args.band_mm:g} mm of the BEM skull band" if region.mean() < 1 else "whole volume"))
+            if layers is not None:
+                line += "\n" + band_sides(layers, predicted)
         print(line, flush=True)
-        sides = None if reference is None else band_sides(case_dir, np.asarray(skull.array) > 0, region)
-        if sides:
-            print(sides, flush=True)
-            line += "\n" + sides
         ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731
         picture = panel(ras(mr.array.astype(np.float32)), ras(sct.array), ras(skull.array) > 0, None if reference is None else ras(reference))
         image = base64.b64encode(picture).decode()

@@ -1,6 +1,6 @@
 """Training-time randomisation so a model trained at one field strength meets the others.
 
-Two families, applied to a normalised MR patch:
+Applied to a normalised MR patch:
 - TorchIO MR artefacts: bias field (B1 inhomogeneity, worse at 7 T), noise (low SNR at 0.064 T),
   gamma (contrast), blur and anisotropic down-sampling (thick low-field slices), motion, ghosting.
 - SynthSeg-style contrast re-mapping (Billot et al., Med Image Anal 2023): every tissue gets a random
@@ -64,7 +64,8 @@ def remap_tissue_contrast(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Ge
 
 
 def scale_marrow(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Generator, gain_range: Sequence[float]) -> np.ndarray:
-    """Scale the diploe's signal by one random gain per channel (``augment.marrow_gain_range``)."""
+    """Scale the diploe's signal by one random gain per channel (``augment.marrow_gain_range``).
+    Only phantom tissue labels name the diploe; cases without labels (three-class maps) pass unchanged."""
     gain = rng.uniform(*gain_range, size=mr.shape[0]).astype(np.float32)
     marrow = tissues == Tissue.DIPLOE
     out = mr.copy()
