@@ -1,13 +1,16 @@
 """A checkpoint on the real head scans of ``../shared/realdev``: skull Dice per case, and panels to look at.
 
-    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4] [--tta]
+    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4] [--deep-mm 15] [--tta]
 
 For every case with an MR, ``predict`` runs as a user would run it (the checkpoint's plan resamples the
 scan; the field strength comes from ``info.json``). Where ``skull_ref.nii.gz`` exists the script prints
 skull Dice and HD95 (mm) against it, and every case the seconds ``predict`` took (read, predict, write); for ``mne_sample``, whose FLASH BEM surfaces leave out the face and
 skull base, both masks are restricted to the skull band (``bem_labels.nii.gz`` == 2) dilated by
 ``--band-mm`` (see realdev/README.md), and a second line says which share of the predicted skull lies
-on the brain side of the band, in it and on the scalp side (a band shifted outwards or inwards). It writes ``OUT/<case>/`` (the predict outputs) and
+on the brain side of the band, in it and on the scalp side (a band shifted outwards or inwards). For every case
+with a reference it prints the predicted skull inside the cranial cavity and over ``--deep-mm`` from the
+reference skull, in mL: bone where the brain is (ventricles called bone), which a look at three slices can miss.
+It writes ``OUT/<case>/`` (the predict outputs) and
 ``OUT/realdev.html``: axial, coronal and sagittal MR / sCT / skull-overlay panels per case (reference
 skull outline in yellow, predicted skull in red). Real data stays outside the package.
 """
@@ -25,6 +28,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
@@ -35,6 +39,7 @@ from cranial_sct.preprocess.geometry import reorient  # noqa: E402
 from cranial_sct.prediction import PredictOptions, parse_field, predict_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+RING_GAP_MM = 10.0  # gaps in a reference skull ring that are closed before its inside is filled
 
 
 def bem_layers(case_dir: Path) -> np.ndarray | None:
@@ -48,6 +53,31 @@ def scoring_region(layers: np.ndarray | None, shape: tuple[int, ...], spacing: t
     if layers is None:
         return np.ones(shape, bool)
     return ndimage.distance_transform_edt(layers != 2, sampling=spacing) <= band_mm
+
+
+def cranial_cavity(layers: np.ndarray | None, reference: np.ndarray, affine: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    """Inside the skull: mne_sample's BEM inner-skull compartment; else the reference skull's axial rings, their
+    gaps up to ``RING_GAP_MM`` closed, filled (slices where a ring stays open, at the skull base, add nothing)."""
+    if layers is not None:
+        return layers == 1
+    axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
+    radius = round(RING_GAP_MM / min(s for k, s in enumerate(spacing) if k != axis))
+    disk = np.hypot(*np.ogrid[-radius:radius + 1, -radius:radius + 1]) <= radius
+    inside = slice(radius + 1, -radius - 1)  # padded so that a ring at the image's edge closes too
+
+    def filled(ring: np.ndarray) -> np.ndarray:
+        return ndimage.binary_fill_holes(ndimage.binary_closing(np.pad(ring, radius + 1), disk))[inside, inside]
+
+    rings = np.moveaxis(reference, axis, 0)
+    return np.moveaxis(np.stack([filled(ring) for ring in rings]), 0, axis) & ~reference
+
+
+def bone_in_brain_ml(cavity: np.ndarray, bone: np.ndarray, predicted: np.ndarray, spacing: tuple[float, ...], deep_mm: float) -> float:
+    """Predicted skull inside the cranial cavity and more than ``deep_mm`` from the reference ``bone`` (mL): bone
+    where the brain is, such as ventricles called bone. Skull-base crests reach a few mm into the cavity, and a
+    band shifted inwards by a few mm is the Dice's business, so neither counts here."""
+    deep = cavity & (ndimage.distance_transform_edt(~bone, sampling=spacing) > deep_mm)
+    return float((predicted & deep).sum() * np.prod(spacing) / 1000.0)
 
 
 def band_sides(layers: np.ndarray, predicted: np.ndarray) -> str:
@@ -85,6 +115,7 @@ def main() -> None:
     parser.add_argument("--realdev", type=Path, default=ROOT.parent / "shared" / "realdev")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "realdev")
     parser.add_argument("--band-mm", type=float, default=4.0)
+    parser.add_argument("--deep-mm", type=float, default=15.0, help="how far from the reference skull bone counts as inside the brain")
     parser.add_argument("--tta", action="store_true", help="predict with test-time mirroring (predict --tta)")
     args = parser.parse_args()
     sections = []
@@ -110,6 +141,9 @@ def main() -> None:
                     + (f"within {args.band_mm:g} mm of the BEM skull band" if region.mean() < 1 else "whole volume"))
             if layers is not None:
                 line += "\n" + band_sides(layers, predicted)
+            cavity = cranial_cavity(layers, reference, mr.affine, mr.spacing)
+            deep_bone = bone_in_brain_ml(cavity, reference if layers is None else layers == 2, np.asarray(skull.array) > 0, mr.spacing, args.deep_mm)
+            line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {deep_bone:.2f} mL"
         print(line, flush=True)
         ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731
         picture = panel(ras(mr.array.astype(np.float32)), ras(sct.array), ras(skull.array) > 0, None if reference is None else ras(reference))
