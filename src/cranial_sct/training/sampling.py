@@ -14,9 +14,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
-
 from scipy import ndimage
+from torch.utils.data import Dataset, Sampler
 
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import BONE, SOFT
