@@ -31,8 +31,6 @@ CELL_TILE_MM = 48  # period of the air-cell texture (mastoid, ethmoid), sampled 
 TENTORIUM_MM = 2.5  # gap between occipital lobes and cerebellum (dura and CSF)
 FOLIA_RADIUS_MM = 20.0
 SULCAL_TILT = 0.7  # how far towards the surface the folding field is sampled (1: straight radial sulci)
-SEPTUM_MM = 1.0  # half the septum pellucidum between the lateral ventricles
-VENTRICLE_ATROPHY_GAIN = 0.4  # ventricles widen by 40 % with full atrophy (ex vacuo)
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class ShapeParameters:
             scale=tuple(float(size * rng.normal(1.0, 0.025)) for _ in range(3)),
             rotation_deg=tuple(float(v) for v in rng.normal(0.0, 2.5, 3)),
             shift_mm=tuple(float(v) for v in rng.normal(0.0, 2.0, 3)),
-            ventricles=float(np.exp(rng.normal(-0.15, 0.2))),
+            ventricles=float(np.exp(rng.normal(0.0, 0.25))),
             atrophy=float(rng.uniform(0.0, 1.0)),
             skull=float(np.clip(rng.normal(1.0, 0.1), 0.8, 1.25)),
             sinuses=float(np.clip(rng.normal(1.0, 0.15), 0.6, 1.3)),
@@ -127,30 +125,20 @@ def brainstem(p: shapes.Points) -> np.ndarray:
     return shapes.smooth_union(midbrain, pons, medulla, cord, k=4.0)
 
 
-def flattened_cone(p: shapes.Points, a, b, ra: float, rb: float, flat: float) -> np.ndarray:
-    """A mirrored capsule whose cross-section is ``flat`` times wider than tall (z squashed)."""
-    return mirrored_cone((p[0], p[1], p[2] * flat), (a[0], a[1], a[2] * flat), (b[0], b[1], b[2] * flat), ra, rb)
-
-
 def ventricles(p: shapes.Points, size: float) -> np.ndarray:
-    """Lateral ventricles (frontal horn, body, atrium, occipital and temporal horns), third, fourth.
-
-    The lateral ventricles' medial walls lie on the septum pellucidum (``SEPTUM_MM`` either side of the
-    midline) and they widen outwards with ``size``: in a coronal slice the two bodies make one dark butterfly
-    about 30 mm across under the corpus callosum, as on real T1w scans.
-    """
-    v = size
+    """Lateral ventricles (frontal horn, body, atrium, occipital and temporal horns), third, fourth."""
+    r = 4.8 * size
     lateral = np.minimum.reduce([
-        flattened_cone(p, (1 + 5.5 * v, 30, 14), (1 + 7.5 * v, 10, 18), 5.5 * v, 7.5 * v, 1.4),  # frontal horn
-        flattened_cone(p, (1 + 7.5 * v, 10, 18), (1 + 8.0 * v, -24, 20), 7.5 * v, 8.0 * v, 1.9),  # body
-        mirrored_cone(p, (1 + 8.0 * v, -24, 19), (18 + 2 * v, -42, 12), 4.5 * v, 5.0 * v),  # atrium
-        mirrored_cone(p, (18 + 2 * v, -42, 12), (15, -60, 8), 5.0 * v, 2.0 * v),  # occipital horn
-        mirrored_cone(p, (18 + 2 * v, -40, 10), (29, -22, -14), 3.0 * v, 2.2 * v),  # temporal horn
-        mirrored_cone(p, (29, -22, -14), (30, 4, -24), 2.2 * v, 1.5 * v),
+        mirrored_cone(p, (8, 30, 14), (11, 10, 18), 0.8 * r, r),
+        mirrored_cone(p, (11, 10, 18), (15, -24, 21), r, r),
+        mirrored_cone(p, (15, -24, 21), (20, -42, 12), r, 1.1 * r),
+        mirrored_cone(p, (20, -42, 12), (15, -60, 8), 1.1 * r, 0.4 * r),
+        mirrored_cone(p, (20, -40, 10), (29, -22, -14), 0.9 * r, 0.6 * r),
+        mirrored_cone(p, (29, -22, -14), (30, 4, -24), 0.6 * r, 0.4 * r),
     ])
-    lateral = np.maximum(lateral, SEPTUM_MM - np.abs(p[0]))
-    third_half_width = 1.2 * v
-    third = round_cone((p[0] * 6.0 / third_half_width, p[1], p[2]), (0, 6, 0), (0, -12, 4), 6.0, 6.0)
+    squash = (p[0], p[1], p[2] * 1.6)  # ventricle bodies are flatter than they are wide
+    lateral = np.minimum(lateral, mirrored_cone(squash, (12, 12, 28), (15, -22, 33), 0.9 * r, r))
+    third = round_cone((p[0] * 2.5, p[1], p[2]), (0, 6, 2), (0, -14, 6), 2.5 * size, 2.5 * size)
     fourth = ellipsoid(p, (0.0, -31.0, -30.0), (6.0, 3.5, 5.0))
     return np.minimum.reduce([lateral, third, fourth])
 
@@ -285,9 +273,8 @@ def radial_sulci(cerebrum_sdf: np.ndarray, grid: Grid, folding: np.ndarray) -> n
 
 def brain_fields(p: shapes.Points, grid: Grid, params: ShapeParameters, rng: np.random.Generator) -> dict:
     """Envelopes, cortical folding (sulci and fissure), ventricles, nuclei and cerebellar folia."""
-    ventricle_size = params.ventricles * (1 + VENTRICLE_ATROPHY_GAIN * params.atrophy)
     fields = {"cerebellum": cerebellum(p), "brainstem": brainstem(p),
-              "ventricles": ventricles(p, ventricle_size), "deep_gm": deep_grey(p)}
+              "ventricles": ventricles(p, params.ventricles), "deep_gm": deep_grey(p)}
     fields["cerebrum"] = cerebrum(p, grid, fields["cerebellum"])
     fields["sulcus"] = radial_sulci(fields["cerebrum"], grid, smooth_field(rng, grid, 7.0))
     fields["minor_sulcus"] = radial_sulci(fields["cerebrum"], grid, smooth_field(rng, grid, 4.0))
