@@ -4,12 +4,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from cranial_sct.hounsfield import BONE, SOFT
+from cranial_sct.hounsfield import BONE
 from cranial_sct.preprocess.plan import InputPlan
 from cranial_sct.training.augment import Augmenter
 from cranial_sct.training.config import AugmentConfig, DataConfig
 from cranial_sct.training.dataset import load_cases
-from cranial_sct.training.sampling import DEEP_TISSUE_MM, PatchDataset, StepSampler
+from cranial_sct.training.sampling import PatchDataset, StepSampler
 
 TOY_PLAN = InputPlan(spacing_mm=[4.0, 4.0, 4.0])  # the toy cohort's own voxel size
 
@@ -24,19 +24,6 @@ def test_about_two_thirds_of_patches_are_centred_on_bone(toy_cohort: Path) -> No
     # Head-centred patches hit bone too (about 1 in 4 head voxels here), so expect 2/3 + 1/3 * ~0.25.
     assert 0.68 < np.mean(centred_on_bone) < 0.82
     assert np.mean([dataset[i]["classes"][0, 4, 4, 4].item() == BONE for i in range(600)]) == np.mean(centred_on_bone)
-
-
-def test_deep_patches_are_centred_on_soft_tissue_far_from_bone(toy_cohort: Path) -> None:
-    """sampling.deep_fraction: the brain's interior, no bone within DEEP_TISSUE_MM of the patch centre."""
-    dataset = PatchDataset(cases(toy_cohort), [12, 12, 12], 0.0, seed=0, augmenter=None, deep_fraction=1.0, spacing_mm=TOY_PLAN.spacing_mm)
-    assert all(len(v) for v in dataset.deep_voxels)
-    offsets = np.indices((12, 12, 12)) - 6
-    near = np.sqrt((offsets**2).sum(axis=0)) * TOY_PLAN.spacing_mm[0] < DEEP_TISSUE_MM
-    for i in range(50):
-        classes = dataset[i]["classes"][0].numpy()
-        assert classes[6, 6, 6] == SOFT and not (classes[near] == BONE).any()
-    head_only = PatchDataset(cases(toy_cohort), [12, 12, 12], 0.0, seed=0, augmenter=None)
-    assert any((head_only[i]["classes"][0].numpy()[near] == BONE).any() for i in range(50)), "head-centred patches do reach bone"
 
 
 def test_items_are_the_same_in_worker_processes_and_in_the_main_process(toy_cohort: Path) -> None:

@@ -45,7 +45,6 @@ class SamplingConfig:
     patch_size: list[int] = field(default_factory=lambda: [64, 64, 64])
     batch_size: int = 2
     bone_fraction: float = 2 / 3  # share of patches centred on a bone voxel
-    deep_fraction: float = 0.0  # share centred on soft tissue far from bone (the brain's interior: ventricles)
     num_workers: int = 0  # patch-loading worker processes
     distinct_patches: int = 0  # 0: a fresh patch every draw; N: cycle through N fixed patches (overfitting checks)
 
@@ -206,8 +205,6 @@ def validate(config: TrainConfig) -> None:
     """Value checks the types cannot express."""
     checks = [
         (0.0 <= config.sampling.bone_fraction <= 1.0, "sampling.bone_fraction must be within [0, 1]"),
-        (config.sampling.deep_fraction >= 0.0 and config.sampling.bone_fraction + config.sampling.deep_fraction <= 1.0,
-         "sampling.deep_fraction must be at least 0 and at most 1 - sampling.bone_fraction"),
         (config.sampling.batch_size >= 1, "sampling.batch_size must be at least 1"),
         (config.sampling.num_workers >= 0, "sampling.num_workers must be 0 or more"),
         (config.sampling.distinct_patches >= 0, "sampling.distinct_patches must be 0 or more"),

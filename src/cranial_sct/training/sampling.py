@@ -1,9 +1,7 @@
 """Bone-centred 3D patch sampling ("localized bone feature extraction").
 
 A fraction of patches (default 2/3) is centred on a random bone voxel, the rest on a random head
-voxel, so the thin skull gets enough training signal. Optionally (``sampling.deep_fraction``) a share is
-centred on soft tissue at least ``DEEP_TISSUE_MM`` from bone, the brain's interior, where dark CSF between
-bright white matter (the ventricles) looks locally like a vault between brain and scalp. Item ``i`` is a pure function of
+voxel, so the thin skull gets enough training signal. Item ``i`` is a pure function of
 ``(seed, i)``: whichever worker process or run draws it gets the same patch, augmentation and
 channel dropout. That is what makes ``--resume`` and multi-process training exact.
 """
@@ -14,31 +12,22 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from scipy import ndimage
 from torch.utils.data import Dataset, Sampler
 
 from cranial_sct.errors import InputError
-from cranial_sct.hounsfield import BONE, SOFT
+from cranial_sct.hounsfield import BONE
 from cranial_sct.training.augment import FOV_AXIS, Augmenter, cut_field_of_view, resample_patch
 from cranial_sct.training.dataset import Case
-
-DEEP_TISSUE_MM = 15.0  # soft tissue this far from any bone counts as the brain's interior
-
-
-def deep_tissue_voxels(case: Case, spacing_mm: Sequence[float]) -> np.ndarray:
-    """Flat indices of soft tissue inside the head at least ``DEEP_TISSUE_MM`` from bone."""
-    depth = ndimage.distance_transform_edt(case.classes != BONE, sampling=spacing_mm)
-    return np.flatnonzero((case.classes == SOFT) & (case.mask > 0) & (depth >= DEEP_TISSUE_MM))
 
 
 class PatchDataset(Dataset):
     def __init__(
         self, cases: list[Case], patch_size: Sequence[int], bone_fraction: float, seed: int, augmenter: Augmenter | None,
-        distinct: int = 0, deep_fraction: float = 0.0, spacing_mm: Sequence[float] = (1.0, 1.0, 1.0),
+        distinct: int = 0,
     ) -> None:
         self.cases, self.patch, self.seed, self.augmenter = cases, np.array(patch_size), seed, augmenter
         self.distinct = distinct  # > 0: item i is item i % distinct (a fixed set, for overfitting checks)
-        self.bone_fraction, self.deep_fraction = bone_fraction, deep_fraction
+        self.bone_fraction = bone_fraction
         for case in cases:
             if np.any(self.patch > np.array(case.ct.shape)):
                 raise InputError(
@@ -47,7 +36,6 @@ class PatchDataset(Dataset):
                 )
         self.bone_voxels = [np.flatnonzero(case.classes == BONE) for case in cases]
         self.head_voxels = [np.flatnonzero(case.mask) for case in cases]
-        self.deep_voxels = [deep_tissue_voxels(case, spacing_mm) if deep_fraction > 0 else np.empty(0, np.int64) for case in cases]
         if bone_fraction > 0 and not any(len(v) for v in self.bone_voxels):
             raise InputError(
                 "no bone (CT above data.bone_above_hu inside the head mask) in any training case; "
@@ -58,14 +46,8 @@ class PatchDataset(Dataset):
         return 2**62  # an endless stream; the sampler decides which items a run draws
 
     def _centre(self, index: int, rng: np.random.Generator) -> np.ndarray:
-        bone, deep = self.bone_voxels[index], self.deep_voxels[index]
-        draw = rng.random() if len(bone) or len(deep) else 1.0
-        if len(bone) and draw < self.bone_fraction:
-            pool = bone
-        elif len(deep) and draw < self.bone_fraction + self.deep_fraction:
-            pool = deep
-        else:
-            pool = self.head_voxels[index]
+        bone = self.bone_voxels[index]
+        pool = bone if len(bone) and rng.random() < self.bone_fraction else self.head_voxels[index]
         return np.array(np.unravel_index(pool[rng.integers(len(pool))], self.cases[index].ct.shape))
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:

@@ -294,8 +294,7 @@ class _Trainer:
         self.config, self.val_cases, self.plan, self.stats, self.run_dir, self.dist = config, val_cases, plan, stats, run_dir, dist_info
         augmenter = Augmenter(config.augment, config.model.contrasts) if config.augment.enabled else None
         sampling = config.sampling
-        self.dataset = PatchDataset(train_cases, sampling.patch_size, sampling.bone_fraction, config.seed, augmenter, sampling.distinct_patches,
-                                    sampling.deep_fraction, plan.spacing_mm)
+        self.dataset = PatchDataset(train_cases, sampling.patch_size, sampling.bone_fraction, config.seed, augmenter, sampling.distinct_patches)
         self.model = build_model(config.model).to(dist_info.device)
         self.criterion = SCTLoss(config.loss)
         self.state = RunState()
