@@ -54,12 +54,11 @@ def artefacts(probability: float) -> tio.Compose:
     )
 
 
-def remap_tissue_contrast(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Generator, gain_range: Sequence[float],
-                          offset_range: Sequence[float] = OFFSET_RANGE) -> np.ndarray:
+def remap_tissue_contrast(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Generator, gain_range: Sequence[float]) -> np.ndarray:
     """Give every tissue label its own random gain (``augment.remap_gain_range``) and offset, per channel."""
     labels, inverse = np.unique(tissues, return_inverse=True)
     gain = rng.uniform(*gain_range, size=(mr.shape[0], len(labels)))
-    offset = rng.uniform(*offset_range, size=(mr.shape[0], len(labels)))
+    offset = rng.uniform(*OFFSET_RANGE, size=(mr.shape[0], len(labels)))
     inverse = inverse.reshape(tissues.shape)
     return (mr * gain[:, inverse] + offset[:, inverse]).astype(np.float32)
 
@@ -140,7 +139,7 @@ class Augmenter:
         if self.config.marrow_probability > 0 and rng.random() < self.config.marrow_probability:  # no draw when off
             mr[present] = scale_marrow(mr[present], tissues, rng, self.config.marrow_gain_range)
         if rng.random() < self.config.tissue_remap_probability:
-            mr[present] = remap_tissue_contrast(mr[present], tissues, rng, self.config.remap_gain_range, self.config.remap_offset_range)
+            mr[present] = remap_tissue_contrast(mr[present], tissues, rng, self.config.remap_gain_range)
         with torch.random.fork_rng(devices=[]):  # TorchIO draws from torch's global generator
             torch.manual_seed(int(rng.integers(2**31)))
             mr[present] = self.artefacts(tio.ScalarImage(tensor=torch.from_numpy(mr[present]))).numpy()

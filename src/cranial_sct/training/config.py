@@ -55,7 +55,6 @@ class AugmentConfig:
     artefact_probability: float = 0.2  # per TorchIO artefact (bias, noise, gamma, blur, anisotropy, motion, ghosting)
     tissue_remap_probability: float = 0.5  # SynthSeg-style per-tissue contrast re-mapping
     remap_gain_range: list[float] = field(default_factory=lambda: [0.75, 1.25])  # each tissue's gain, per channel
-    remap_offset_range: list[float] = field(default_factory=lambda: [-0.1, 0.1])  # each tissue's offset, per channel
     channel_dropout: float = 0.2  # per channel; at least one channel is always kept
     condition_dropout: float = 0.2  # probability of hiding the field strength
     flip_axes: list[int] = field(default_factory=lambda: [0])  # mirrored in training (0: left-right); --tta uses only these
