@@ -72,10 +72,13 @@ def cranial_cavity(layers: np.ndarray | None, reference: np.ndarray, affine: np.
     return np.moveaxis(np.stack([filled(ring) for ring in rings]), 0, axis) & ~reference
 
 
-def bone_in_brain_ml(cavity: np.ndarray, bone: np.ndarray, predicted: np.ndarray, spacing: tuple[float, ...], deep_mm: float) -> float:
-    """Predicted skull inside the cranial cavity and more than ``deep_mm`` from the reference ``bone`` (mL): bone
-    where the brain is, such as ventricles called bone. Skull-base crests reach a few mm into the cavity, and a
-    band shifted inwards by a few mm is the Dice's business, so neither counts here."""
+def bone_in_brain_ml(layers: np.ndarray | None, reference: np.ndarray, predicted: np.ndarray, affine: np.ndarray,
+                     spacing: tuple[float, ...], deep_mm: float) -> float:
+    """Predicted skull inside the cranial cavity and more than ``deep_mm`` from the reference skull (the BEM band
+    where there is one) in mL: bone where the brain is, such as ventricles called bone. Skull-base crests reach a
+    few mm into the cavity, and a band shifted inwards by a few mm is the Dice's business, so neither counts here."""
+    bone = reference if layers is None else layers == 2
+    cavity = cranial_cavity(layers, reference, affine, spacing)
     deep = cavity & (ndimage.distance_transform_edt(~bone, sampling=spacing) > deep_mm)
     return float((predicted & deep).sum() * np.prod(spacing) / 1000.0)
 
@@ -135,14 +138,14 @@ def main() -> None:
             reference = np.asarray(read_volume(case_dir / "skull_ref.nii.gz").array) > 0
             layers = bem_layers(case_dir)
             region = scoring_region(layers, reference.shape, mr.spacing, args.band_mm)
-            predicted = (np.asarray(skull.array) > 0) & region
+            skull_mask = np.asarray(skull.array) > 0
+            predicted = skull_mask & region
             line = (f"{case_dir.name:<20} {field if field else 'unknown':>6} {dice(predicted, reference & region):>10.3f} "
                     f"{hd95_mm(predicted, reference & region, mr.spacing):>8.1f} {seconds:>9.1f}  "
                     + (f"within {args.band_mm:g} mm of the BEM skull band" if region.mean() < 1 else "whole volume"))
             if layers is not None:
                 line += "\n" + band_sides(layers, predicted)
-            cavity = cranial_cavity(layers, reference, mr.affine, mr.spacing)
-            deep_bone = bone_in_brain_ml(cavity, reference if layers is None else layers == 2, np.asarray(skull.array) > 0, mr.spacing, args.deep_mm)
+            deep_bone = bone_in_brain_ml(layers, reference, skull_mask, mr.affine, mr.spacing, args.deep_mm)
             line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {deep_bone:.2f} mL"
         print(line, flush=True)
         ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731
