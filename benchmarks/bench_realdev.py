@@ -1,6 +1,6 @@
 """A checkpoint on the real head scans of ``../shared/realdev``: skull Dice per case, and panels to look at.
 
-    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4] [--deep-mm 15] [--tta]
+    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4] [--deep-mm 15] [--tta] [--keep-bone-islands]
 
 For every case with an MR, ``predict`` runs as a user would run it (the checkpoint's plan resamples the
 scan; the field strength comes from ``info.json``). Where ``skull_ref.nii.gz`` exists the script prints
@@ -9,7 +9,8 @@ skull base, both masks are restricted to the skull band (``bem_labels.nii.gz`` =
 ``--band-mm`` (see realdev/README.md), and a second line says which share of the predicted skull lies
 on the brain side of the band, in it and on the scalp side (a band shifted outwards or inwards). For every case
 with a reference it prints the predicted skull inside the cranial cavity and over ``--deep-mm`` from the
-reference skull, in mL: bone where the brain is (ventricles called bone), which a look at three slices can miss.
+reference skull, in mL: bone where the brain is (ventricles called bone), which a look at three slices can miss,
+and every case how much of the skull ``predict`` removed as deep islands (``--keep-bone-islands`` keeps them).
 It writes ``OUT/<case>/`` (the predict outputs) and
 ``OUT/realdev.html``: axial, coronal and sagittal MR / sCT / skull-overlay panels per case (reference
 skull outline in yellow, predicted skull in red). Real data stays outside the package.
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--band-mm", type=float, default=4.0)
     parser.add_argument("--deep-mm", type=float, default=15.0, help="how far from the reference skull bone counts as inside the brain")
     parser.add_argument("--tta", action="store_true", help="predict with test-time mirroring (predict --tta)")
+    parser.add_argument("--keep-bone-islands", action="store_true", help="keep the skull's deep islands (predict --keep-bone-islands)")
     args = parser.parse_args()
     sections = []
     print(f"{'case':<20} {'field':>6} {'skull Dice':>10} {'HD95 mm':>8} {'predict s':>9}  scored where")
@@ -128,7 +130,8 @@ def main() -> None:
         field = info.get("field_strength_T")
         out = args.out / case_dir.name
         start = time.perf_counter()
-        predict_files([args.checkpoint], {"t1w": case_dir / "mr.nii.gz"}, out, parse_field(field), options=PredictOptions(tta=args.tta, overwrite=True))
+        predict_files([args.checkpoint], {"t1w": case_dir / "mr.nii.gz"}, out, parse_field(field),
+                      options=PredictOptions(tta=args.tta, keep_bone_islands=args.keep_bone_islands, overwrite=True))
         seconds = time.perf_counter() - start  # read, predict and write, as the user waits for it
         mr = read_volume(case_dir / "mr.nii.gz")
         sct, skull = (read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull"))
@@ -147,6 +150,8 @@ def main() -> None:
                 line += "\n" + band_sides(layers, predicted)
             deep_bone = bone_in_brain_ml(layers, reference, skull_mask, mr.affine, mr.spacing, args.deep_mm)
             line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {deep_bone:.2f} mL"
+        removed = json.loads((out / "sct.json").read_text())["bone_islands"]["removed_ml"]
+        line += "\n  deep bone islands: " + ("kept" if removed is None else f"{removed:.2f} mL removed")
         print(line, flush=True)
         ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731
         picture = panel(ras(mr.array.astype(np.float32)), ras(sct.array), ras(skull.array) > 0, None if reference is None else ras(reference))

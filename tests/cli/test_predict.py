@@ -58,6 +58,13 @@ def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dic
     assert sidecar["passes"] == 2 and sidecar["mirrored_axes"] == [0] and sidecar["field_T"] == "7"  # left-right only
     assert sidecar["plan"]["spacing_mm"] == [4.0, 4.0, 4.0] and sidecar["plan"]["head_mask"] == "mr-log-otsu"
     assert any("field strength 7 T not seen in training" in w for w in sidecar["ood_warnings"])
+    assert sidecar["bone_islands"]["removed_ml"] >= 0 and sidecar["bone_islands"]["depth_mm"] == 25.0
+
+
+def test_deep_bone_islands_are_kept_on_request(cli, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    result = cli("predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--out", tmp_path, "--keep-bone-islands")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "sct.json").read_text())["bone_islands"]["removed_ml"] is None
 
 
 def test_a_cohort_is_sharded_resumed_and_evaluated(

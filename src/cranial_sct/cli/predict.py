@@ -34,6 +34,7 @@ def predict_command(
     series: Optional[str] = typer.Option(None, "--series", help="DICOM SeriesInstanceUID when an MR folder holds several series."),
     volume: Optional[int] = typer.Option(None, "--volume", help="Volume index K of a 4D MR image."),
     allow_gaps: bool = typer.Option(False, "--allow-gaps", help="Interpolate missing DICOM slices instead of refusing the series."),
+    keep_bone_islands: bool = typer.Option(False, "--keep-bone-islands", help="Keep the skull's deep islands: pieces lying wholly deep inside the head, joined to no other bone (removed by default: no bone of a head lies there)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing predictions."),
 ) -> None:
     """Synthetic CT (+ skull mask, bone probability, uncertainty) from MRI, on the MR's own grid."""
@@ -50,7 +51,7 @@ def predict_command(
     options = PredictOptions(
         tta=tta, device=device, dicom=dicom, mu_map=mu_map, kvp=kvp, density=density or density_table is not None,
         density_table=read_density_table(density_table) if density_table else DEFAULT_DENSITY_TABLE, overwrite=overwrite,
-        series=series, volume=volume, allow_gaps=allow_gaps,
+        series=series, volume=volume, allow_gaps=allow_gaps, keep_bone_islands=keep_bone_islands,
     )
     checkpoints = list(checkpoint)
     inputs = {name: path for name, path in (("t1w", mr), ("flair", flair), ("t2w", t2w)) if path is not None}

@@ -12,6 +12,10 @@ What happens to an input, and why:
   and class probabilities are their mean, the uncertainty their voxel-wise HU standard deviation.
 - Every output goes back onto the input grid: crop and reorientation exactly, the resampling linearly
   (the sCT and each class probability); the skull is the arg-max of the resampled probabilities.
+- Bone islands (:mod:`cranial_sct.inference.islands`): a connected piece of the predicted skull lying wholly
+  deeper than ``ISLAND_DEPTH_MM`` under the head's surface is no bone of a head; it is removed from the skull (and its bone
+  probability set to 0) and, with a 4-mm rim, given the median HU of the head's other deep tissue, unless ``keep_bone_islands``.
+  The sidecar says how much was removed.
 - Coupling, guaranteed: the sCT is clipped to [HU_MIN, HU_MAX] and, outside the predicted skull grown
   by one voxel, to at most the bone threshold. Within that one-voxel rim a voxel may exceed it: it holds
   part of the skull (partial volume). Outside the head the sCT is air, -1000 HU.
@@ -34,6 +38,7 @@ from torch import nn
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import AIR, BONE, BONE_THRESHOLD_HU, HU_AIR, HU_MAX, HU_MIN
 from cranial_sct.inference.engine import mirror_flips, run_windows
+from cranial_sct.inference.islands import ISLAND_DEPTH_MM, deep_islands, fill_with_deep_tissue
 from cranial_sct.io.sidecar import format_field
 from cranial_sct.io.volume import Volume
 from cranial_sct.models.conditioning import CONTRASTS, encode_condition
@@ -148,6 +153,21 @@ def _skull_and_probability(case: PreparedCase, probs: torch.Tensor | None, sct: 
     return skull, sct.with_array(np.clip(on_input[BONE], 0.0, 1.0).astype(np.float32))
 
 
+def _remove_deep_islands(case: PreparedCase, skull: np.ndarray, sct: Volume, bone_prob: Volume | None) -> tuple[np.ndarray, Volume, Volume | None, float]:
+    """Skull, sCT and bone probability without the skull's deep islands (module docstring); their volume in mL.
+    Depth is measured on the network grid's head mask and carried to the input grid like every output."""
+    depth = case.to_input_grid(ndimage.distance_transform_edt(case.mask, sampling=case.spacing), 0.0).array
+    islands = deep_islands(skull, np.asarray(depth))
+    if not islands.any():
+        return skull, sct, bone_prob, 0.0
+    skull = skull & ~islands
+    sct = sct.with_array(fill_with_deep_tissue(np.asarray(sct.array), islands, skull, np.asarray(depth) > ISLAND_DEPTH_MM, sct.spacing))
+    if bone_prob is not None:
+        bone_prob = bone_prob.with_array(np.where(islands, np.float32(0.0), bone_prob.array))
+    voxel_ml = abs(float(np.linalg.det(sct.affine[:3, :3]))) / 1000.0
+    return skull, sct, bone_prob, float(islands.sum()) * voxel_ml
+
+
 def predict_volume(
     models: nn.Module | Sequence[nn.Module],
     info: CheckpointInfo,
@@ -159,12 +179,14 @@ def predict_volume(
     head_mask: Volume | None = None,
     overlap: float = 0.25,
     roi_size: Sequence[int] | None = None,
+    keep_bone_islands: bool = False,
 ) -> Prediction:
     """Predict the sCT for ``mr`` (contrast name -> Volume) at ``field_T`` tesla, on the grid of the first
     given contrast in the checkpoint's channel order (the one training made the head mask from).
 
     ``models`` is one model or an ensemble sharing ``info``'s inputs. ``field_T=None`` means unknown.
-    ``roi_size`` defaults to the training patch size; ``tta`` mirrors along the axes seen in training.
+    ``roi_size`` defaults to the training patch size; ``tta`` mirrors along the axes seen in training;
+    ``keep_bone_islands`` keeps the skull's deep islands (see the module docstring).
     See the module docstring for the plan, the coupling and the out-of-distribution warnings.
     """
     models = [models] if isinstance(models, nn.Module) else list(models)
@@ -179,6 +201,9 @@ def predict_volume(
     inside = torch.from_numpy(case.mask)
     sct = case.to_input_grid(torch.where(inside, passes.hu_mean, torch.tensor(HU_AIR)).numpy(), HU_AIR)
     skull, bone_prob = _skull_and_probability(case, passes.probs, sct)
+    removed_ml = 0.0
+    if not keep_bone_islands:
+        skull, sct, bone_prob, removed_ml = _remove_deep_islands(case, skull, sct, bone_prob)
     sct = sct.with_array(couple_to_skull(np.asarray(sct.array), skull))
     std = passes.std()
     uncertainty = None if std is None else case.to_input_grid(torch.where(inside, std, torch.tensor(0.0)).numpy(), 0.0)
@@ -189,6 +214,7 @@ def predict_volume(
         uncertainty=uncertainty if uncertainty is None else uncertainty.with_array(np.asarray(uncertainty.array, np.float32)),
         warnings=warnings,
         details={"passes": passes.count, "mirrored_axes": sorted({a for f in flips for a in f}), "device": str(used),
+                 "bone_islands": {"removed_ml": None if keep_bone_islands else round(removed_ml, 3), "depth_mm": ISLAND_DEPTH_MM},
                  "resampled": case.resampled, "window": roi, "overlap": overlap,
                  "plan": info.plan.to_dict(), "network_grid": {"shape": list(case.mask.shape), "spacing_mm": list(case.spacing)}},
     )
