@@ -38,23 +38,26 @@ def test_only_pieces_lying_wholly_deep_and_unjoined_are_islands() -> None:
     assert not deep_islands(skull, depth, min_depth_mm=head.shape[0]).any() and not deep_islands(np.zeros_like(skull), depth).any()
 
 
-def test_an_island_and_its_rim_take_the_median_hu_of_the_other_deep_tissue() -> None:
+def test_an_island_takes_the_median_hu_of_the_other_deep_tissue_and_its_rim_is_lowered_to_it() -> None:
     head, depth = ball_head()
     rng = np.random.default_rng(0)
     sct = np.where(head, rng.normal(30.0, 5.0, head.shape), -1000.0).astype(np.float32)
     skull = (depth > 3) & (depth <= 8)
     sct[skull] = 1200.0
-    centre = tuple(slice(c - 3, c + 3) for c in np.array(head.shape) // 2)
+    centre = np.array(head.shape) // 2
     islands = np.zeros_like(skull)
-    islands[centre] = True
+    islands[tuple(slice(c - 3, c + 3) for c in centre)] = True
     sct[ndimage.binary_dilation(islands, iterations=2)] = 400.0  # the island and the tissue it tinted
+    sct[centre[0] + 4, centre[1], centre[2]] = -1000.0  # air in the rim stays air
     deep = depth > ISLAND_DEPTH_MM
     filled = fill_with_deep_tissue(sct, islands, skull, deep, (1.0, 1.0, 1.0))
-    rim = ndimage.binary_dilation(islands, np.ones((3, 3, 3), bool), iterations=round(RIM_MM))
-    expected = np.median(sct[deep & ~rim])
+    rim = ndimage.binary_dilation(islands, np.ones((3, 3, 3), bool), iterations=round(RIM_MM)) & ~islands
+    expected = np.float32(np.median(sct[deep & ~islands & ~rim]))
     assert abs(expected - 30.0) < 1.0
-    np.testing.assert_array_equal(filled[rim], np.float32(expected))
-    np.testing.assert_array_equal(filled[~rim], sct[~rim])
+    np.testing.assert_array_equal(filled[islands], expected)
+    np.testing.assert_array_equal(filled[rim], np.minimum(sct[rim], expected))
+    assert filled[centre[0] + 4, centre[1], centre[2]] == -1000.0 and (filled[rim] < 400).all()
+    np.testing.assert_array_equal(filled[~rim & ~islands], sct[~rim & ~islands])
 
 
 def test_predict_removes_a_vault_pasted_into_the_brain_unless_asked_to_keep_it() -> None:

@@ -17,27 +17,33 @@ import numpy as np
 from scipy import ndimage
 
 ISLAND_DEPTH_MM = 25.0  # deeper than any head-and-neck bone that is not joined to another
-RIM_MM = 4.0  # around an island, tinted by the bone the network saw there (two voxels of the 2-mm plan): replaced too
+RIM_MM = 4.0  # around an island, tinted by the bone the network saw there (two voxels of the 2-mm plan)
 CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-neighbourhood: a diagonal touch joins two pieces
 
 
 def deep_islands(skull: np.ndarray, depth_mm: np.ndarray, min_depth_mm: float = ISLAND_DEPTH_MM) -> np.ndarray:
     """The connected pieces of ``skull`` whose every voxel lies more than ``min_depth_mm`` under the head's
     surface (``depth_mm``: each voxel's distance to the outside of the head)."""
-    labels, count = ndimage.label(skull, CONNECTIVITY)
-    if count == 0:
-        return np.zeros(skull.shape, bool)
-    shallowest = ndimage.minimum(depth_mm, labels, np.arange(1, count + 1))
-    return np.isin(labels, 1 + np.flatnonzero(np.asarray(shallowest) > min_depth_mm))
+    labels, _ = ndimage.label(skull, CONNECTIVITY)
+    reaching_up = np.unique(labels[skull & (depth_mm <= min_depth_mm)])  # pieces with a voxel near the skin
+    return skull & ~np.isin(labels, reaching_up)
 
 
 def fill_with_deep_tissue(sct: np.ndarray, islands: np.ndarray, keep: np.ndarray, deep: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
-    """``sct`` with the islands and their ``RIM_MM`` rims set to the median HU of the rest of the head's ``deep`` tissue
-    (brain, mostly), leaving ``keep`` (the skull that stays) as it is. One value for all: the network's soft
-    tissue next to a false bone is tinted by it (measured up to 190 HU on mne_sample), the deep tissue is not."""
-    replaced = ndimage.binary_dilation(islands, CONNECTIVITY, iterations=max(round(RIM_MM / min(spacing)), 1)) & ~keep
-    reference = deep & ~keep & ~replaced
+    """``sct`` with the islands set to the median HU of the rest of the head's ``deep`` tissue (brain, mostly), and
+    their ``RIM_MM`` rims lowered to it where brighter; ``keep`` (the skull that stays) is left as it is. One value
+    for all: the network's soft tissue next to a false bone is tinted by it (up to 190 HU on mne_sample), the deep
+    tissue is not; lowering only keeps air and fat in a rim as they are."""
     filled = np.array(sct, copy=True)
+    if not islands.any():
+        return filled
+    rim_voxels = max(round(RIM_MM / min(spacing)), 1)
+    box = tuple(slice(max(s.start - rim_voxels, 0), s.stop + rim_voxels) for s in ndimage.find_objects(islands.astype(np.uint8))[0])
+    rim = np.zeros(islands.shape, bool)
+    rim[box] = ndimage.binary_dilation(islands[box], CONNECTIVITY, iterations=rim_voxels) & ~keep[box] & ~islands[box]
+    reference = deep & ~keep & ~islands & ~rim
     if reference.any():
-        filled[replaced] = np.median(sct[reference])
+        value = np.median(sct[reference])
+        filled[islands] = value
+        filled[rim] = np.minimum(sct[rim], value)
     return filled
