@@ -11,6 +11,8 @@ on the brain side of the band, in it and on the scalp side (a band shifted outwa
 with a reference it prints the predicted skull inside the cranial cavity and over ``--deep-mm`` from the
 reference skull, in mL: bone where the brain is (ventricles called bone), which a look at three slices can miss,
 and every case how much of the skull ``predict`` removed as deep islands (``--keep-bone-islands`` keeps them).
+Where a reference exists it also prints a ceiling: the best Dice of the MR's dark band, thresholded with the
+reference's help (``threshold_ceiling``), which shows how far a reference departs from what the MR shows.
 It writes ``OUT/<case>/`` (the predict outputs) and
 ``OUT/realdev.html``: axial, coronal and sagittal MR / sCT / skull-overlay panels per case (reference
 skull outline in yellow, predicted skull in red). Real data stays outside the package.
@@ -37,6 +39,7 @@ from cranial_sct.evaluation.figures import png_bytes  # noqa: E402
 from cranial_sct.evaluation.metrics import dice, hd95_mm  # noqa: E402
 from cranial_sct.io import read_volume  # noqa: E402
 from cranial_sct.preprocess.geometry import reorient  # noqa: E402
+from cranial_sct.preprocess.masks import mr_head_mask  # noqa: E402
 from cranial_sct.prediction import PredictOptions, parse_field, predict_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +85,17 @@ def bone_in_brain_ml(layers: np.ndarray | None, reference: np.ndarray, predicted
     cavity = cranial_cavity(layers, reference, affine, spacing)
     deep = cavity & (ndimage.distance_transform_edt(~bone, sampling=spacing) > deep_mm)
     return float((predicted & deep).sum() * np.prod(spacing) / 1000.0)
+
+
+def threshold_ceiling(mr: np.ndarray, reference: np.ndarray, region: np.ndarray, spacing: tuple[float, ...], near_mm: float) -> tuple[float, float]:
+    """The best skull Dice an intensity threshold of the MR reaches against the reference, looking only within
+    ``near_mm`` of the reference and inside the head (an oracle: it knows where the skull is and picks the
+    threshold on the reference); and that threshold as a fraction of the head's 90th percentile. What the
+    reference allows a segmentation that follows the MR's dark band."""
+    head = mr_head_mask(mr)
+    looked_at = region & head & (ndimage.distance_transform_edt(~reference, sampling=spacing) <= near_mm)
+    bright = float(np.percentile(mr[head], 90))
+    return max((dice((mr < fraction * bright) & looked_at, reference & region), fraction) for fraction in np.linspace(0.02, 0.8, 40))
 
 
 def band_sides(layers: np.ndarray, predicted: np.ndarray) -> str:
@@ -149,6 +163,8 @@ def main() -> None:
             if layers is not None:
                 line += "\n" + band_sides(layers, predicted)
             deep_bone = bone_in_brain_ml(layers, reference, skull_mask, mr.affine, mr.spacing, args.deep_mm)
+            ceiling, fraction = threshold_ceiling(np.asarray(mr.array, np.float32), reference, region, mr.spacing, args.band_mm)
+            line += f"\n  ceiling: the MR thresholded at {fraction:.2f} x its 90th percentile within {args.band_mm:g} mm of the reference: Dice {ceiling:.3f}"
             line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {deep_bone:.2f} mL"
         removed = json.loads((out / "sct.json").read_text())["bone_islands"]["removed_ml"]
         line += "\n  deep bone islands: " + ("kept" if removed is None else f"{removed:.2f} mL removed")
