@@ -51,13 +51,17 @@ def test_an_island_takes_the_median_hu_of_the_other_deep_tissue_and_its_rim_is_l
     sct[centre[0] + 4, centre[1], centre[2]] = -1000.0  # air in the rim stays air
     deep = depth > ISLAND_DEPTH_MM
     filled = fill_with_deep_tissue(sct, islands, skull, deep, (1.0, 1.0, 1.0))
-    rim = ndimage.binary_dilation(islands, np.ones((3, 3, 3), bool), iterations=round(RIM_MM)) & ~islands
+    rim = ndimage.binary_dilation(islands, np.ones((3, 3, 3), bool), iterations=round(RIM_MM)) & ~islands  # 1-mm voxels
     expected = np.float32(np.median(sct[deep & ~islands & ~rim]))
     assert abs(expected - 30.0) < 1.0
     np.testing.assert_array_equal(filled[islands], expected)
     np.testing.assert_array_equal(filled[rim], np.minimum(sct[rim], expected))
     assert filled[centre[0] + 4, centre[1], centre[2]] == -1000.0 and (filled[rim] < 400).all()
     np.testing.assert_array_equal(filled[~rim & ~islands], sct[~rim & ~islands])
+    x, y, z = centre
+    thick_slices = fill_with_deep_tissue(sct, islands, skull, deep, (1.0, 1.0, 4.0))  # the rim is 4 mm on every axis
+    fill = thick_slices[x, y, z]  # tinted voxels two beyond the island: lowered in-plane, kept 8 mm away across slices
+    assert abs(fill - 30.0) < 1.0 and thick_slices[x, y + 4, z] == fill and thick_slices[x, y, z + 3] == fill and thick_slices[x, y, z + 4] == 400.0
 
 
 def test_predict_removes_a_vault_pasted_into_the_brain_unless_asked_to_keep_it() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 ISLAND_DEPTH_MM = 25.0  # deeper than any head-and-neck bone that is not joined to another
-RIM_MM = 4.0  # around an island, tinted by the bone the network saw there (two voxels of the 2-mm plan)
+RIM_MM = 4.0  # around an island (a box), tinted by the bone the network saw there (two voxels of the 2-mm plan)
 CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-neighbourhood: a diagonal touch joins two pieces
 
 
@@ -37,10 +37,10 @@ def fill_with_deep_tissue(sct: np.ndarray, islands: np.ndarray, keep: np.ndarray
     filled = np.array(sct, copy=True)
     if not islands.any():
         return filled
-    rim_voxels = max(round(RIM_MM / min(spacing)), 1)
-    box = tuple(slice(max(s.start - rim_voxels, 0), s.stop + rim_voxels) for s in ndimage.find_objects(islands.astype(np.uint8))[0])
+    radii = [max(round(RIM_MM / step), 1) for step in spacing]  # per axis: slices may be thicker than pixels
+    box = tuple(slice(max(s.start - r, 0), s.stop + r) for s, r in zip(ndimage.find_objects(islands.astype(np.uint8))[0], radii))
     rim = np.zeros(islands.shape, bool)
-    rim[box] = ndimage.binary_dilation(islands[box], CONNECTIVITY, iterations=rim_voxels) & ~keep[box] & ~islands[box]
+    rim[box] = ndimage.maximum_filter(islands[box], size=[2 * r + 1 for r in radii]) & ~keep[box] & ~islands[box]
     reference = deep & ~keep & ~islands & ~rim
     if reference.any():
         value = np.median(sct[reference])

@@ -14,8 +14,8 @@ What happens to an input, and why:
   (the sCT and each class probability); the skull is the arg-max of the resampled probabilities.
 - Bone islands (:mod:`cranial_sct.inference.islands`): a connected piece of the predicted skull lying wholly
   deeper than ``ISLAND_DEPTH_MM`` under the head's surface is no bone of a head; it is removed from the skull (and its bone
-  probability set to 0) and given the median HU of the head's other deep tissue, its 4-mm rim lowered to that
-  where brighter, unless ``keep_bone_islands``.
+  probability set to 0) and given the median HU of the head's other deep tissue, its ``RIM_MM`` rim lowered to
+  that where brighter, unless ``keep_bone_islands``.
   The sidecar says how much was removed.
 - Coupling, guaranteed: the sCT is clipped to [HU_MIN, HU_MAX] and, outside the predicted skull grown
   by one voxel, to at most the bone threshold. Within that one-voxel rim a voxel may exceed it: it holds
