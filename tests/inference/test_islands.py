@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from scipy import ndimage
 
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.inference import load_models, predict_volume
 from cranial_sct.inference.islands import ISLAND_DEPTH_MM, RIM_MM, deep_islands, fill_with_deep_tissue
-from cranial_sct.phantom.subject import simulate_subject
+from cranial_sct.phantom.subject import PhantomSubject, simulate_subject
 from cranial_sct.training.checkpoint import BUILTIN
 
 torch.set_num_threads(1)
@@ -64,10 +65,16 @@ def test_an_island_takes_the_median_hu_of_the_other_deep_tissue_and_its_rim_is_l
     assert abs(fill - 30.0) < 1.0 and thick_slices[x, y + 4, z] == fill and thick_slices[x, y, z + 3] == fill and thick_slices[x, y, z + 4] == 400.0
 
 
-def test_predict_removes_a_vault_pasted_into_the_brain_unless_asked_to_keep_it() -> None:
+@pytest.fixture(scope="module")
+def unseen_head() -> tuple[PhantomSubject, tuple]:
+    """A phantom head the built-in model never saw (3 T, T1w, 2 mm), and the built-in model."""
+    return simulate_subject(UNSEEN_SEED, [3.0], ["t1w"], 2.0, "unseen"), load_models([BUILTIN])
+
+
+def test_predict_removes_a_vault_pasted_into_the_brain_unless_asked_to_keep_it(unseen_head) -> None:
     """A block of a phantom's vault (scalp, bone, brain) pasted into the middle of its brain: the built-in model
     calls it bone, as phantom-trained models call real ventricles bone. Measured: 130 voxels, 1.27 mL removed."""
-    subject = simulate_subject(UNSEEN_SEED, [3.0], ["t1w"], 2.0, "unseen")
+    subject, (models, info) = unseen_head
     mr, skull_ct = subject.mr[(3.0, "t1w")], subject.ct.array > BONE_THRESHOLD_HU
     depth = ndimage.distance_transform_edt(subject.mask.array > 0, sampling=mr.spacing)
     x, y, z = np.unravel_index(np.argmax(depth), depth.shape)
@@ -76,7 +83,6 @@ def test_predict_removes_a_vault_pasted_into_the_brain_unless_asked_to_keep_it()
     cube = (slice(x - 6, x + 6), slice(y - 6, y + 6), slice(z - 6, z + 6))
     array[cube] = array[x - 6:x + 6, y - 6:y + 6, top - 10:top + 2]
     pasted = {"t1w": mr.with_array(array)}
-    models, info = load_models([BUILTIN])
     kept = predict_volume(models, info, pasted, 3.0, keep_bone_islands=True)
     removed = predict_volume(models, info, pasted, 3.0)
     called_bone = (kept.skull.array > 0) & ~(removed.skull.array > 0)
@@ -86,3 +92,14 @@ def test_predict_removes_a_vault_pasted_into_the_brain_unless_asked_to_keep_it()
     elsewhere = ~ndimage.binary_dilation(called_bone, np.ones((3, 3, 3), bool), iterations=3)
     np.testing.assert_array_equal(removed.sct.array[elsewhere], kept.sct.array[elsewhere])
     np.testing.assert_array_equal(removed.skull.array[elsewhere], kept.skull.array[elsewhere])
+
+
+def test_a_head_mask_filling_the_field_of_view_keeps_the_skull(unseen_head) -> None:
+    """Depth counts the grid's border as outside: a mask of every voxel must not make the whole skull an island
+    (it did before the border was counted: 650 mL removed, all of it)."""
+    subject, (models, info) = unseen_head
+    mr = {"t1w": subject.mr[(3.0, "t1w")]}
+    everywhere = subject.mask.with_array(np.ones(subject.mask.shape, np.uint8))
+    kept = predict_volume(models, info, mr, 3.0, head_mask=everywhere, keep_bone_islands=True).skull.array > 0
+    ruled = predict_volume(models, info, mr, 3.0, head_mask=everywhere).skull.array > 0
+    assert kept.sum() > 10_000 and ruled.sum() >= 0.95 * kept.sum() and not (ruled & ~kept).any()

@@ -156,8 +156,12 @@ def _skull_and_probability(case: PreparedCase, probs: torch.Tensor | None, sct: 
 
 def _remove_deep_islands(case: PreparedCase, skull: np.ndarray, sct: Volume, bone_prob: Volume | None) -> tuple[np.ndarray, Volume, Volume | None, float]:
     """Skull, sCT and bone probability without the skull's deep islands (module docstring); their volume in mL.
-    Depth is measured on the network grid's head mask and carried to the input grid like every output."""
-    depth = case.to_input_grid(ndimage.distance_transform_edt(case.mask, sampling=case.spacing), 0.0).array
+    Depth is measured on the network grid's head mask and carried to the input grid like every output. The grid's
+    border counts as outside the head: where the field of view cuts the head (or a given mask fills it) a piece
+    near the cut is kept, never the whole skull removed."""
+    outside_border = np.pad(case.mask, 1)
+    depth_network = ndimage.distance_transform_edt(outside_border, sampling=case.spacing)[1:-1, 1:-1, 1:-1]
+    depth = case.to_input_grid(depth_network, 0.0).array
     islands = deep_islands(skull, np.asarray(depth))
     if not islands.any():
         return skull, sct, bone_prob, 0.0
