@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from cranial_sct.cli import main
+from cranial_sct.inference.islands import ISLAND_DEPTH_MM
 from cranial_sct.io import read_volume, write_volume
 from cranial_sct.preprocess.geometry import crop, reorient
 from tests.fixtures_checkpoint import HELD_OUT, checkpoints, phantom_cohort  # noqa: F401 (fixtures)
@@ -58,7 +59,7 @@ def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dic
     assert sidecar["passes"] == 2 and sidecar["mirrored_axes"] == [0] and sidecar["field_T"] == "7"  # left-right only
     assert sidecar["plan"]["spacing_mm"] == [4.0, 4.0, 4.0] and sidecar["plan"]["head_mask"] == "mr-log-otsu"
     assert any("field strength 7 T not seen in training" in w for w in sidecar["ood_warnings"])
-    assert sidecar["bone_islands"]["removed_ml"] >= 0 and sidecar["bone_islands"]["depth_mm"] == 25.0
+    assert sidecar["bone_islands"]["removed_ml"] >= 0 and sidecar["bone_islands"]["depth_mm"] == ISLAND_DEPTH_MM
 
 
 def test_deep_bone_islands_are_kept_on_request(cli, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811

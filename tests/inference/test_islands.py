@@ -12,9 +12,9 @@ from cranial_sct.inference import load_models, predict_volume
 from cranial_sct.inference.islands import ISLAND_DEPTH_MM, RIM_MM, deep_islands, fill_with_deep_tissue
 from cranial_sct.phantom.subject import PhantomSubject, simulate_subject
 from cranial_sct.training.checkpoint import BUILTIN
+from tests.training.test_builtin_model import UNSEEN_SEED  # a head the built-in model never saw
 
 torch.set_num_threads(1)
-UNSEEN_SEED = 20261129  # as in tests/training/test_builtin_model.py: a head the built-in model never saw
 
 
 def ball_head(radius: int = 45) -> tuple[np.ndarray, np.ndarray]:

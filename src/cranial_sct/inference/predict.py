@@ -161,16 +161,15 @@ def _remove_deep_islands(case: PreparedCase, skull: np.ndarray, sct: Volume, bon
     near the cut is kept, never the whole skull removed."""
     outside_border = np.pad(case.mask, 1)
     depth_network = ndimage.distance_transform_edt(outside_border, sampling=case.spacing)[1:-1, 1:-1, 1:-1]
-    depth = case.to_input_grid(depth_network, 0.0).array
-    islands = deep_islands(skull, np.asarray(depth))
+    depth = np.asarray(case.to_input_grid(depth_network, 0.0).array)
+    islands = deep_islands(skull, depth)
     if not islands.any():
         return skull, sct, bone_prob, 0.0
     skull = skull & ~islands
-    sct = sct.with_array(fill_with_deep_tissue(np.asarray(sct.array), islands, skull, np.asarray(depth) > ISLAND_DEPTH_MM, sct.spacing))
+    sct = sct.with_array(fill_with_deep_tissue(np.asarray(sct.array), islands, skull, depth > ISLAND_DEPTH_MM, sct.spacing))
     if bone_prob is not None:
         bone_prob = bone_prob.with_array(np.where(islands, np.float32(0.0), bone_prob.array))
-    voxel_ml = abs(float(np.linalg.det(sct.affine[:3, :3]))) / 1000.0
-    return skull, sct, bone_prob, float(islands.sum()) * voxel_ml
+    return skull, sct, bone_prob, float(islands.sum() * np.prod(sct.spacing)) / 1000.0
 
 
 def predict_volume(
