@@ -23,13 +23,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cranial-sct benchmark --preset quick --out runs/demo
 
-# Reproduce the built-in model's weights from the phantom (configs/builtin.yaml; hours on a CPU, resumable).
+# Reproduce the built-in model's weights from the phantom (configs/builtin.yaml, then configs/builtin_refine.yaml;
+# hours on a CPU, each phase resumable).
 builtin: $(STAMP)
-	test -f runs/builtin-phantom/manifest.csv || $(BIN)/cranial-sct simulate --out runs/builtin-phantom --subjects 16 \
+	test -f runs/builtin-cohort/manifest.csv || $(BIN)/cranial-sct simulate --out runs/builtin-cohort --subjects 48 \
 		--fields 0.064,1.5,3,7 --contrasts t1w,t2w,flair --spacing 2 --seed 1
 	$(BIN)/cranial-sct train --config configs/builtin.yaml $$(test -f runs/builtin/checkpoints/last.pt && echo --resume)
-	$(BIN)/cranial-sct export --checkpoint runs/builtin/checkpoints/last.pt --out src/cranial_sct/weights/builtin.pt \
-		--recipe "make builtin (configs/builtin.yaml)"
+	$(BIN)/cranial-sct train --config configs/builtin_refine.yaml $$(test -f runs/builtin-refine/checkpoints/last.pt && echo --resume)
+	$(BIN)/cranial-sct export --checkpoint runs/builtin-refine/checkpoints/last.pt --out src/cranial_sct/weights/builtin.pt \
+		--recipe "make builtin (configs/builtin.yaml, then configs/builtin_refine.yaml)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -32,13 +32,13 @@ def test_the_shipped_weights_are_small_and_load_with_weights_only() -> None:
 
 
 def test_the_built_in_model_finds_the_skull_of_an_unseen_phantom_head(tmp_path: Path) -> None:
-    """Measured on this head at 3 T, T1w only: skull Dice 0.784, head MAE 115.4 HU."""
+    """Measured on this head at 3 T, T1w only: skull Dice 0.792, head MAE 111.2 HU (the first-phase weights: 0.784, 115.3)."""
     subject = simulate_subject(UNSEEN_SEED, [3.0], ["t1w"], 2.0, "unseen")
     models, info = load_models([BUILTIN])
     prediction = predict_volume(models, info, {"t1w": subject.mr[(3.0, "t1w")]}, 3.0)
     ct, head = subject.ct.array.astype(np.float64), subject.mask.array > 0
-    assert dice((prediction.skull.array > 0) & head, (ct > 300) & head) >= 0.74
-    assert mae(ct, prediction.sct.array, head) <= 130
+    assert dice((prediction.skull.array > 0) & head, (ct > 300) & head) >= 0.76
+    assert mae(ct, prediction.sct.array, head) <= 125
 
 
 def test_predict_without_a_checkpoint_uses_the_built_in_model(tmp_path: Path) -> None:

@@ -45,6 +45,18 @@ def test_bad_configs_are_refused_with_the_key_named(override: str, message: str)
         load_config(None, [ROOT, override])
 
 
+def test_a_config_states_only_what_it_changes_from_its_base(tmp_path: Path) -> None:
+    (tmp_path / "phase1.yaml").write_text("data:\n  root: /data\n  train_subjects: [a, b]\n  val_count: 2\noptim:\n  lr: 2e-3\n")
+    (tmp_path / "later").mkdir()
+    (tmp_path / "later" / "phase2.yaml").write_text("base: ../phase1.yaml\ninit_from: run/last.pt\ndata:\n  train_subjects: []\n")
+    config = load_config(tmp_path / "later" / "phase2.yaml", ["optim.lr=5e-4"])
+    assert config.data.root == "/data" and config.data.val_count == 2  # kept from the base
+    assert config.data.train_subjects == [] and config.init_from == "run/last.pt" and config.optim.lr == 5e-4
+    (tmp_path / "phase1.yaml").write_text("base: later/phase2.yaml\n")
+    with pytest.raises(InputError, match="base chain comes back to itself"):
+        load_config(tmp_path / "later" / "phase2.yaml")
+
+
 def test_missing_and_malformed_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="config file not found"):
         load_config(tmp_path / "none.yaml")
@@ -85,3 +97,15 @@ def test_busy_cores_sees_another_process() -> None:
     finally:
         spinner.kill()
         spinner.wait()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path: Path) -> None:
+    load_config(path)
+
+
+def test_the_built_in_recipe_refines_its_first_phase_on_the_whole_cohort() -> None:
+    configs = Path(__file__).parents[2] / "configs"
+    first, second = load_config(configs / "builtin.yaml"), load_config(configs / "builtin_refine.yaml")
+    assert second.init_from == f"{first.run_dir}/checkpoints/last.pt" and second.data.root == first.data.root
+    assert len(first.data.train_subjects) == 14 and second.data.train_subjects == [] and second.model == first.model

@@ -182,18 +182,38 @@ def apply_override(values: dict[str, Any], assignment: str) -> None:
                          "brackets or '=', e.g. --set 'train=[\"sampling.patch_size=[48,48,48]\"]'") from None
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``: sections merge key by key, any other value (lists too) replaces."""
+    merged = dict(base)
+    for key, value in over.items():
+        both_sections = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both_sections else value
+    return merged
+
+
+def _read_values(path: Path, reading: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's values, laid over those of the file its ``base`` key names (relative to it), so a
+    second training phase states only what it changes."""
+    if not path.is_file():
+        raise InputError(f"{path}: config file not found")
+    if path.resolve() in reading:
+        raise InputError(f"{path}: its base chain comes back to itself")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise InputError(f"{path}: expected a mapping of config sections")
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    return _merged(_read_values(path.parent / str(base), (*reading, path.resolve())), values)
+
+
 def load_config(path: str | os.PathLike[str] | None, overrides: list[str] = ()) -> TrainConfig:
     """Read a YAML config (or start from defaults when ``path`` is None) and apply ``key=value`` overrides."""
-    values: dict[str, Any] = {}
-    where = "config"
-    if path is not None:
-        where = str(path)
-        if not Path(path).is_file():
-            raise InputError(f"{path}: config file not found")
-        try:
-            values = yaml.safe_load(Path(path).read_text()) or {}
-        except yaml.YAMLError as error:
-            raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    values = _read_values(Path(path)) if path is not None else {}
+    where = "config" if path is None else str(path)
     for assignment in overrides:
         apply_override(values, assignment)
     config = from_dict(TrainConfig, values, where)
