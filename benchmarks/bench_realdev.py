@@ -12,7 +12,10 @@ with a reference it prints the predicted skull inside the cranial cavity and ove
 reference skull, in mL: bone where the brain is (ventricles called bone), which a look at three slices can miss,
 and every case how much of the skull ``predict`` removed as deep islands (``--keep-bone-islands`` keeps them).
 Where a reference exists it also prints a ceiling: the best Dice of the MR's dark band, thresholded with the
-reference's help (``threshold_ceiling``), which shows how far a reference departs from what the MR shows.
+reference's help (``threshold_ceiling``), which shows how far a reference departs from what the MR shows,
+and where the two skulls lie on the vault (``vault_depths``): the median depth under the skin of the reference
+and of the predicted skull, with a plot of MR signal and both skulls' share against depth, so a band that sits
+too far out or in is seen, not guessed from the Dice.
 It writes ``OUT/<case>/`` (the predict outputs) and
 ``OUT/realdev.html``: axial, coronal and sagittal MR / sCT / skull-overlay panels per case (reference
 skull outline in yellow, predicted skull in red). Real data stays outside the package.
@@ -44,6 +47,8 @@ from cranial_sct.prediction import PredictOptions, parse_field, predict_files  #
 
 ROOT = Path(__file__).resolve().parents[1]
 RING_GAP_MM = 10.0  # gaps in a reference skull ring that are closed before its inside is filled
+VAULT_ABOVE_MM = 10.0  # the vault: above the reference skull's median height by this much
+DEPTH_BIN_MM = 1.0  # depth profile bins under the skin
 
 
 def bem_layers(case_dir: Path) -> np.ndarray | None:
@@ -98,6 +103,32 @@ def threshold_ceiling(mr: np.ndarray, reference: np.ndarray, region: np.ndarray,
     return max((dice((mr < fraction * bright) & looked_at, reference & region), fraction) for fraction in np.linspace(0.02, 0.8, 40))
 
 
+def vault_depths(mr: np.ndarray, reference: np.ndarray, predicted: np.ndarray, affine: np.ndarray,
+                 spacing: tuple[float, ...]) -> tuple[str, bytes]:
+    """On the vault (over ``VAULT_ABOVE_MM`` above the reference skull's median height), the median depth
+    under the skin (the MR's head mask) of the reference and the predicted skull, and a plot against depth of
+    the MR's median (as a fraction of the head's 90th percentile) and the share of voxels each skull holds."""
+    head = mr_head_mask(mr)
+    depth = ndimage.distance_transform_edt(np.pad(head, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+    height = affine[2, 3] + sum(affine[2, k] * index for k, index in enumerate(np.ogrid[tuple(slice(n) for n in mr.shape)]))
+    vault = head & (height > np.median(height[reference]) + VAULT_ABOVE_MM)
+    medians = [float(np.median(depth[vault & mask])) if (vault & mask).any() else float("nan") for mask in (reference, predicted)]
+    edges = np.arange(0.0, 25.0 + DEPTH_BIN_MM, DEPTH_BIN_MM)
+    bins = [vault & (depth > low) & (depth <= low + DEPTH_BIN_MM) for low in edges[:-1]]
+    bright = float(np.percentile(mr[head], 90))
+    figure, ax = plt.subplots(figsize=(6, 3.5))
+    centres = edges[:-1] + DEPTH_BIN_MM / 2
+    ax.plot(centres, [np.median(mr[b]) / bright if b.any() else np.nan for b in bins], "k-", label="MR / head's 90th percentile")
+    ax.plot(centres, [reference[b].mean() if b.any() else np.nan for b in bins], "y-", lw=2, label="reference skull (share)")
+    ax.plot(centres, [predicted[b].mean() if b.any() else np.nan for b in bins], "r-", lw=2, label="predicted skull (share)")
+    ax.set_xlabel("depth under the skin (mm), vault")
+    ax.set_ylim(0, 1.2)
+    ax.legend(fontsize=8)
+    line = (f"  vault: median depth under the skin of the reference skull {medians[0]:.1f} mm, "
+            f"of the predicted skull {medians[1]:.1f} mm")
+    return line, png_bytes(figure)
+
+
 def band_sides(layers: np.ndarray, predicted: np.ndarray) -> str:
     """Where the predicted skull (already restricted to the scoring region) lies against the BEM layers."""
     share = [float((predicted & (layers == value)).sum() / max(predicted.sum(), 1)) for value in (1, 2, 3)]
@@ -149,7 +180,7 @@ def main() -> None:
         seconds = time.perf_counter() - start  # read, predict and write, as the user waits for it
         mr = read_volume(case_dir / "mr.nii.gz")
         sct, skull = (read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull"))
-        reference = None
+        reference, profile = None, None
         line = f"{case_dir.name:<20} {field if field else 'unknown':>6} {'-':>10} {'-':>8} {seconds:>9.1f}  no reference"
         if (case_dir / "skull_ref.nii.gz").is_file():
             reference = np.asarray(read_volume(case_dir / "skull_ref.nii.gz").array) > 0
@@ -166,6 +197,8 @@ def main() -> None:
             ceiling, fraction = threshold_ceiling(np.asarray(mr.array, np.float32), reference, region, mr.spacing, args.band_mm)
             line += f"\n  ceiling: the MR thresholded at {fraction:.2f} x its 90th percentile within {args.band_mm:g} mm of the reference: Dice {ceiling:.3f}"
             line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {deep_bone:.2f} mL"
+            vault_line, profile = vault_depths(np.asarray(mr.array, np.float32), reference, skull_mask, mr.affine, mr.spacing)
+            line += "\n" + vault_line
         removed = json.loads((out / "sct.json").read_text())["bone_islands"]["removed_ml"]
         line += "\n  deep bone islands: " + ("kept" if removed is None else f"{removed:.2f} mL removed")
         print(line, flush=True)
@@ -173,6 +206,8 @@ def main() -> None:
         picture = panel(ras(mr.array.astype(np.float32)), ras(sct.array), ras(skull.array) > 0, None if reference is None else ras(reference))
         image = base64.b64encode(picture).decode()
         sections.append(f"<h2>{html.escape(case_dir.name)}</h2><pre>{html.escape(line)}</pre><img src='data:image/png;base64,{image}'>")
+        if profile is not None:
+            sections.append(f"<p><img src='data:image/png;base64,{base64.b64encode(profile).decode()}'></p>")
     page = args.out / "realdev.html"
     page.write_text(f"<html><body><h1>{html.escape(args.checkpoint)} on realdev</h1>{''.join(sections)}</body></html>")
     print(f"panels: {page}")
