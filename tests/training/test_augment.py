@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from cranial_sct.models.conditioning import encode_condition
@@ -26,17 +27,18 @@ def test_contrast_remapping_is_one_affine_map_per_tissue() -> None:
     assert not np.allclose(out[0], mr[0])
 
 
-def test_marrow_gain_scales_the_diploe_of_present_channels_only() -> None:
+@pytest.mark.parametrize(("tissue", "option"), [(Tissue.DIPLOE, "marrow"), (Tissue.FAT, "fat")])
+def test_tissue_gain_scales_that_tissue_of_present_channels_only(tissue: Tissue, option: str) -> None:
     augmenter = Augmenter(AugmentConfig(artefact_probability=0.0, tissue_remap_probability=0.0, channel_dropout=0.0,
-                                        condition_dropout=0.0, marrow_probability=1.0, marrow_gain_range=[0.1, 0.1]),
+                                        condition_dropout=0.0, **{f"{option}_probability": 1.0, f"{option}_gain_range": [0.1, 0.1]}),
                           CONTRASTS)
     mr, tissues = patch()
-    tissues = np.where(tissues == 2, int(Tissue.DIPLOE), tissues)
-    marrow = tissues == Tissue.DIPLOE
+    tissues = np.where(tissues == 2, int(tissue), tissues)
+    scaled = tissues == tissue
     out, _ = augmenter(mr, tissues, encode_condition(1.5, ["t1w", "t2w"]), np.random.default_rng(3))
     for channel in (0, 1):
-        np.testing.assert_allclose(out[channel][marrow], 0.1 * mr[channel][marrow], rtol=1e-6)
-        assert np.array_equal(out[channel][~marrow], mr[channel][~marrow])
+        np.testing.assert_allclose(out[channel][scaled], 0.1 * mr[channel][scaled], rtol=1e-6)
+        assert np.array_equal(out[channel][~scaled], mr[channel][~scaled])
     assert np.array_equal(out[2], mr[2])  # flair absent: untouched
 
 

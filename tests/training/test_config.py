@@ -36,6 +36,8 @@ def test_saved_config_reloads_to_the_same_config(tmp_path: Path) -> None:
         ("sampling.patch_size=64", "config.sampling.patch_size: must be a list"),
         ("sampling.patch_size=[64,x,64]", r"config.sampling.patch_size\[1\]: must be int"),
         ("sampling.bone_fraction=1.5", "bone_fraction must be within"),
+        ("augment.fat_gain_range=[1.0,0.5]", r"augment.fat_gain_range must be \[low, high\]"),
+        ("augment.marrow_probability=2", r"augment.marrow_probability must be within \[0, 1\]"),
         ("train=5", "config.train: expected a mapping"),
         ("steps", "use key=value"),
     ],

@@ -9,6 +9,10 @@ Applied to a normalised MR patch:
   T1w between two dark tables; red (haematopoietic) marrow, common in younger heads, is nearly as dark
   as the tables, so many real vaults are one dark band that a model taught only the bright sandwich
   reads as CSF on its inner side.
+- Scalp fat: the subcutaneous fat's own signal gain per channel. The phantom's scalp over the vault is a
+  3.5-mm layer of pure fat, about twice white matter on T1w at 1.5 T; in the real T1w scans of
+  ``realdev`` the vault's scalp reads 0.6-0.8 x white matter (fat mixed with fibrous septa and the galea),
+  and a model that finds the outer table where the bright fat ends calls that scalp bone.
 - Spatial: a random rotation and per-axis scaling about the patch centre (SynthSeg's spatial
   randomisation without the elastic part), so a few phantom heads stand for many poses, head sizes and
   skull thicknesses; real scans are tilted by 10-20 degrees where the phantom's poses vary by 2.5.
@@ -63,13 +67,14 @@ def remap_tissue_contrast(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Ge
     return (mr * gain[:, inverse] + offset[:, inverse]).astype(np.float32)
 
 
-def scale_marrow(mr: np.ndarray, tissues: np.ndarray, rng: np.random.Generator, gain_range: Sequence[float]) -> np.ndarray:
-    """Scale the diploe's signal by one random gain per channel (``augment.marrow_gain_range``).
-    Only phantom tissue labels name the diploe; cases without labels (three-class maps) pass unchanged."""
+def scale_tissue(mr: np.ndarray, tissues: np.ndarray, tissue: Tissue, rng: np.random.Generator, gain_range: Sequence[float]) -> np.ndarray:
+    """Scale one tissue's signal by one random gain per channel (the diploe: ``augment.marrow_gain_range``;
+    the scalp's fat: ``augment.fat_gain_range``). Only phantom tissue labels name tissues; cases without
+    labels (three-class maps) pass unchanged."""
     gain = rng.uniform(*gain_range, size=mr.shape[0]).astype(np.float32)
-    marrow = tissues == Tissue.DIPLOE
+    where = tissues == tissue
     out = mr.copy()
-    out[:, marrow] *= gain[:, None]
+    out[:, where] *= gain[:, None]
     return out
 
 
@@ -136,8 +141,10 @@ class Augmenter:
     ) -> tuple[np.ndarray, torch.Tensor]:
         present = [i for i, slot in enumerate(self.slots) if cond[slot] > 0]
         mr = mr.copy()
-        if self.config.marrow_probability > 0 and rng.random() < self.config.marrow_probability:  # no draw when off
-            mr[present] = scale_marrow(mr[present], tissues, rng, self.config.marrow_gain_range)
+        for tissue, probability, gain_range in ((Tissue.DIPLOE, self.config.marrow_probability, self.config.marrow_gain_range),
+                                                (Tissue.FAT, self.config.fat_probability, self.config.fat_gain_range)):
+            if probability > 0 and rng.random() < probability:  # no draw when off
+                mr[present] = scale_tissue(mr[present], tissues, tissue, rng, gain_range)
         if rng.random() < self.config.tissue_remap_probability:
             mr[present] = remap_tissue_contrast(mr[present], tissues, rng, self.config.remap_gain_range)
         with torch.random.fork_rng(devices=[]):  # TorchIO draws from torch's global generator

@@ -65,6 +65,8 @@ class AugmentConfig:
     fov_cut_probability: float = 0.0  # share of patches whose scan ends at a random axial plane inside them
     marrow_probability: float = 0.0  # share of patches whose diploe signal is scaled by marrow_gain_range (per channel)
     marrow_gain_range: list[float] = field(default_factory=lambda: [0.05, 1.0])  # 0.05: red marrow, dark as the tables
+    fat_probability: float = 0.0  # share of patches whose subcutaneous fat signal is scaled by fat_gain_range (per channel)
+    fat_gain_range: list[float] = field(default_factory=lambda: [0.25, 1.0])  # 0.3: the real vault scalp's T1w level
 
 
 @dataclass
@@ -241,8 +243,13 @@ def validate(config: TrainConfig) -> None:
         (set(config.augment.flip_axes) <= {0, 1, 2}, "augment.flip_axes must be array axes 0, 1 or 2"),
         (0.0 <= config.augment.spatial_probability <= 1.0, "augment.spatial_probability must be within [0, 1]"),
         (0.0 <= config.augment.fov_cut_probability <= 1.0, "augment.fov_cut_probability must be within [0, 1]"),
-        (len(config.augment.remap_gain_range) == 2 and 0 <= config.augment.remap_gain_range[0] <= config.augment.remap_gain_range[1],
-         "augment.remap_gain_range must be [low, high] with 0 <= low <= high"),
+        *((len(gains) == 2 and 0 <= gains[0] <= gains[1], f"augment.{name} must be [low, high] with 0 <= low <= high")
+          for name, gains in (("remap_gain_range", config.augment.remap_gain_range),
+                              ("marrow_gain_range", config.augment.marrow_gain_range),
+                              ("fat_gain_range", config.augment.fat_gain_range))),
+        *((0.0 <= probability <= 1.0, f"augment.{name} must be within [0, 1]")
+          for name, probability in (("marrow_probability", config.augment.marrow_probability),
+                                    ("fat_probability", config.augment.fat_probability))),
         (len(config.augment.scale_range) == 2 and 0 < config.augment.scale_range[0] <= config.augment.scale_range[1],
          "augment.scale_range must be [low, high] with 0 < low <= high"),
     ]
