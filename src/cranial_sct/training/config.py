@@ -241,14 +241,14 @@ def validate(config: TrainConfig) -> None:
          "data.spacing_mm must be empty, one positive size or three"),
         (config.data.crop_margin_mm >= 0, "data.crop_margin_mm must be 0 or more"),
         (set(config.augment.flip_axes) <= {0, 1, 2}, "augment.flip_axes must be array axes 0, 1 or 2"),
-        (0.0 <= config.augment.spatial_probability <= 1.0, "augment.spatial_probability must be within [0, 1]"),
-        (0.0 <= config.augment.fov_cut_probability <= 1.0, "augment.fov_cut_probability must be within [0, 1]"),
         *((len(gains) == 2 and 0 <= gains[0] <= gains[1], f"augment.{name} must be [low, high] with 0 <= low <= high")
           for name, gains in (("remap_gain_range", config.augment.remap_gain_range),
                               ("marrow_gain_range", config.augment.marrow_gain_range),
                               ("fat_gain_range", config.augment.fat_gain_range))),
         *((0.0 <= probability <= 1.0, f"augment.{name} must be within [0, 1]")
-          for name, probability in (("marrow_probability", config.augment.marrow_probability),
+          for name, probability in (("spatial_probability", config.augment.spatial_probability),
+                                    ("fov_cut_probability", config.augment.fov_cut_probability),
+                                    ("marrow_probability", config.augment.marrow_probability),
                                     ("fat_probability", config.augment.fat_probability))),
         (len(config.augment.scale_range) == 2 and 0 < config.augment.scale_range[0] <= config.augment.scale_range[1],
          "augment.scale_range must be [low, high] with 0 < low <= high"),
