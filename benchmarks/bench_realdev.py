@@ -92,23 +92,22 @@ def bone_in_brain_ml(layers: np.ndarray | None, reference: np.ndarray, predicted
     return float((predicted & deep).sum() * np.prod(spacing) / 1000.0)
 
 
-def threshold_ceiling(mr: np.ndarray, reference: np.ndarray, region: np.ndarray, spacing: tuple[float, ...], near_mm: float) -> tuple[float, float]:
+def threshold_ceiling(mr: np.ndarray, head: np.ndarray, reference: np.ndarray, region: np.ndarray, spacing: tuple[float, ...],
+                      near_mm: float) -> tuple[float, float]:
     """The best skull Dice an intensity threshold of the MR reaches against the reference, looking only within
     ``near_mm`` of the reference and inside the head (an oracle: it knows where the skull is and picks the
     threshold on the reference); and that threshold as a fraction of the head's 90th percentile. What the
     reference allows a segmentation that follows the MR's dark band."""
-    head = mr_head_mask(mr)
     looked_at = region & head & (ndimage.distance_transform_edt(~reference, sampling=spacing) <= near_mm)
     bright = float(np.percentile(mr[head], 90))
     return max((dice((mr < fraction * bright) & looked_at, reference & region), fraction) for fraction in np.linspace(0.02, 0.8, 40))
 
 
-def vault_depths(mr: np.ndarray, reference: np.ndarray, predicted: np.ndarray, affine: np.ndarray,
+def vault_depths(mr: np.ndarray, head: np.ndarray, reference: np.ndarray, predicted: np.ndarray, affine: np.ndarray,
                  spacing: tuple[float, ...]) -> tuple[str, bytes]:
     """On the vault (over ``VAULT_ABOVE_MM`` above the reference skull's median height), the median depth
     under the skin (the MR's head mask) of the reference and the predicted skull, and a plot against depth of
     the MR's median (as a fraction of the head's 90th percentile) and the share of voxels each skull holds."""
-    head = mr_head_mask(mr)
     depth = ndimage.distance_transform_edt(np.pad(head, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
     height = affine[2, 3] + sum(affine[2, k] * index for k, index in enumerate(np.ogrid[tuple(slice(n) for n in mr.shape)]))
     vault = head & (height > np.median(height[reference]) + VAULT_ABOVE_MM)
@@ -194,10 +193,12 @@ def main() -> None:
             if layers is not None:
                 line += "\n" + band_sides(layers, predicted)
             deep_bone = bone_in_brain_ml(layers, reference, skull_mask, mr.affine, mr.spacing, args.deep_mm)
-            ceiling, fraction = threshold_ceiling(np.asarray(mr.array, np.float32), reference, region, mr.spacing, args.band_mm)
+            mr_array = np.asarray(mr.array, np.float32)
+            head = mr_head_mask(mr_array)
+            ceiling, fraction = threshold_ceiling(mr_array, head, reference, region, mr.spacing, args.band_mm)
             line += f"\n  ceiling: the MR thresholded at {fraction:.2f} x its 90th percentile within {args.band_mm:g} mm of the reference: Dice {ceiling:.3f}"
             line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {deep_bone:.2f} mL"
-            vault_line, profile = vault_depths(np.asarray(mr.array, np.float32), reference, skull_mask, mr.affine, mr.spacing)
+            vault_line, profile = vault_depths(mr_array, head, reference, skull_mask, mr.affine, mr.spacing)
             line += "\n" + vault_line
         removed = json.loads((out / "sct.json").read_text())["bone_islands"]["removed_ml"]
         line += "\n  deep bone islands: " + ("kept" if removed is None else f"{removed:.2f} mL removed")
