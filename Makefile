@@ -33,8 +33,9 @@ builtin: $(STAMP)
 	$(BIN)/cranial-sct export --checkpoint runs/builtin-refine/checkpoints/last.pt --out src/cranial_sct/weights/builtin.pt \
 		--recipe "make builtin (configs/builtin.yaml, then configs/builtin_refine.yaml)"
 
+# One test process per core (pytest-xdist), a test file per process so module fixtures are built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) runs

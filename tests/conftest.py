@@ -1,13 +1,29 @@
-"""Shared test helpers: run the real CLI in a subprocess, as a user would."""
+"""Shared test helpers: run the real CLI in a subprocess, as a user would; share expensive artefacts.
+
+The suite runs on both cores with pytest-xdist (``make test``), one process per core, so every process,
+the CLI subprocesses included, uses one thread: two multi-threaded torch processes on two cores spend
+their time waiting for each other (a built-in-model prediction took 46 s with two threads beside one
+busy process, 7 s with one).
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable
-from pathlib import Path
+import os
 
-import pytest
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")  # before torch is imported; inherited by the CLI subprocesses
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from filelock import FileLock  # noqa: E402
+
+torch.set_num_threads(1)
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -24,3 +40,13 @@ def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) ->
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+@contextmanager
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A folder every test process of this run sees (xdist workers share their base temporary folder's
+    parent), held under a lock: the first process builds what is missing in it, the others reuse it."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with FileLock(str(root / f"{name}.lock")):
+        yield root / name

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from cranial_sct.cli import main
 from cranial_sct.inference.islands import ISLAND_DEPTH_MM
@@ -17,7 +16,6 @@ from cranial_sct.io import read_volume, write_volume
 from cranial_sct.preprocess.geometry import crop, reorient
 from tests.fixtures_checkpoint import HELD_OUT, checkpoints, phantom_cohort  # noqa: F401 (fixtures)
 
-torch.set_num_threads(1)
 TOP_OF_HEAD = ([8, 10, 26], [36, 46, 52])
 
 

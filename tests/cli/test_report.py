@@ -14,7 +14,7 @@ def test_report_command_writes_html(cli, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert str(tmp_path / "report.html") in result.stdout
     page = (tmp_path / "report.html").read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 2
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 3  # field plot, box plots, one panel figure
 
 
 def test_report_command_without_evaluation_is_one_line_error(cli, tmp_path: Path) -> None:

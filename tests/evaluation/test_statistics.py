@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import PermutationMethod, wilcoxon
 
-from cranial_sct.evaluation.statistics import bootstrap_median_ci, describe, holm, paired_tests, summarise, wilcoxon_paired
+from cranial_sct.evaluation.statistics import bootstrap_median_ci, describe, holm, mean_ci95, paired_tests, summarise, wilcoxon_paired
 
 
 def test_describe_by_hand_ignores_nan() -> None:
@@ -18,6 +18,14 @@ def test_describe_by_hand_ignores_nan() -> None:
     assert result["std"] == pytest.approx(math.sqrt(5 / 3))  # sample std of 1..4
     assert (result["median"], result["q1"], result["q3"], result["iqr"]) == pytest.approx((2.5, 1.75, 3.25, 1.5))
     assert describe([float("nan")])["n"] == 0 and math.isnan(describe([7.0])["std"])
+
+
+def test_mean_ci95_by_hand() -> None:
+    # 1..4: mean 2.5, sd sqrt(5/3), t(0.975, 3) = 3.182446; half width = t * sd / 2
+    half = 3.182446305284263 * math.sqrt(5 / 3) / 2
+    assert mean_ci95([1.0, 2.0, 3.0, 4.0, float("nan")]) == pytest.approx((2.5 - half, 2.5 + half))
+    assert describe([1.0, 2.0, 3.0, 4.0])["ci95_low"] == pytest.approx(2.5 - half)
+    assert all(math.isnan(v) for v in mean_ci95([7.0]))
 
 
 def test_summarise_groups_by_keys() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from scipy import ndimage
 
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
@@ -14,7 +13,6 @@ from cranial_sct.phantom.subject import PhantomSubject, simulate_subject
 from cranial_sct.training.checkpoint import BUILTIN
 from tests.training.test_builtin_model import UNSEEN_SEED  # a head the built-in model never saw
 
-torch.set_num_threads(1)
 
 
 def ball_head(radius: int = 45) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,6 @@ from cranial_sct.training.checkpoint import export_for_inference, load_for_infer
 from cranial_sct.training.config import load_config
 from cranial_sct.training.trainer import train
 
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from cranial_sct.training.dataset import load_cases
 from cranial_sct.training.sampling import PatchDataset
 from cranial_sct.training.trainer import build_input_plan, train, validate
 
-torch.set_num_threads(1)
 
 
 def tiny_config(root: Path, run_dir: Path, *overrides: str) -> TrainConfig:

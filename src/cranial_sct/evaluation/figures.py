@@ -153,3 +153,37 @@ def case_panels(cases: Sequence[PanelCase]) -> bytes:
     figure.colorbar(error_image, cax=colorbar_axes, orientation="horizontal").ax.tick_params(labelsize=7)
     figure.subplots_adjust(wspace=0.06, hspace=0.06)
     return png_bytes(figure)
+
+
+def metric_by_field(
+    groups: Sequence[Mapping[str, Any]], metrics: Sequence[tuple[str, str]], fields: Sequence[str], methods: Sequence[str]
+) -> bytes:
+    """The paper's central figure: each metric's mean with its 95 % CI against field strength, a line per method.
+
+    ``groups`` are ``summarise`` records keyed by method and field_T. Field strength is on a log axis, so
+    0.064 T and 7 T both stay readable; a field with fewer than two cases has no CI bar.
+    """
+    figure, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.3), squeeze=False)
+    tesla = {field: float(field) for field in fields}
+    for ax, (metric, label) in zip(axes[0], metrics):
+        for m, method in enumerate(methods):
+            points = [(tesla[g["field_T"]], g[metric]) for g in groups if g["method"] == method and g["field_T"] in tesla]
+            points = sorted((x, s) for x, s in points if np.isfinite(s["mean"]))
+            if not points:
+                continue
+            x = np.array([p[0] for p in points]) * (1 + 0.04 * (m - (len(methods) - 1) / 2))  # side by side, not on top
+            mean = np.array([p[1]["mean"] for p in points])
+            low = np.array([p[1].get("ci95_low", np.nan) for p in points])
+            high = np.array([p[1].get("ci95_high", np.nan) for p in points])
+            error = np.nan_to_num(np.stack([mean - low, high - mean]), nan=0.0)
+            ax.errorbar(x, mean, yerr=error, marker="o", ms=5, capsize=3, lw=1.6, color=_colour(m), label=method)
+        ax.set_xscale("log")
+        ax.set_xticks(list(tesla.values()), [f"{field} T" for field in fields])
+        ax.minorticks_off()
+        ax.set_title(label, fontsize=11)
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", ncol=max(len(labels), 1), frameon=False, bbox_to_anchor=(0.5, 1.1))
+    figure.tight_layout()
+    return png_bytes(figure)

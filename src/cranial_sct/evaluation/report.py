@@ -1,7 +1,10 @@
 """One self-contained HTML report from an evaluation folder (figures embedded as base64 PNG).
 
-Sections: metrics by method and field strength, paired Wilcoxon tests, box plots, best / median /
-worst image panels per field strength, per-contrast details, and the run's settings and versions.
+It leads with the answer the project exists to give: does the cascade hold across field strengths
+better than the direct network and bulk density? A headline table (head MAE, bone MAE, skull Dice with
+95 % CIs, and cascade's paired difference from each baseline) beside the metric-vs-field plot. Then
+fine-tuned variants, box plots, best / median / worst image panels per field strength, and, collapsed,
+every metric, the all-pairs tests, per-contrast details and the run's settings and versions.
 A single file with no external assets, so it can be mailed, archived or opened offline.
 """
 
@@ -12,6 +15,7 @@ import csv
 import html
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,13 +32,13 @@ from cranial_sct.evaluation.evaluate import (
     find_reference,
     predicted_skull,
 )
-from cranial_sct.evaluation.figures import PanelCase, case_panels, metric_boxplots
+from cranial_sct.evaluation.figures import PanelCase, case_panels, metric_boxplots, metric_by_field
 from cranial_sct.evaluation.metrics import reference_bone
 from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
 
 LABELS = {
-    "mae": "MAE (HU)", "me": "ME (HU)", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
+    "mae": "Head MAE (HU)", "me": "ME (HU)", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
     "mae_bone": "Bone MAE (HU)", "mae_soft": "Soft-tissue MAE (HU)", "mae_air": "Air MAE (HU)",
     "dice": "Skull Dice", "jaccard": "Skull Jaccard", "hd95_mm": "Skull HD95 (mm)", "mu_rel_error_pct": "μ-map error (%)",
     "uncertainty_spearman": "Uncertainty–error ρ",
@@ -43,12 +47,15 @@ HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard", "uncertainty_s
 SIGNED_METRICS = {"me"}  # best when closest to zero
 DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "jaccard": 3, "uncertainty_spearman": 2, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
 BOXPLOT_METRICS = ("mae", "mae_bone", "dice")
+HEADLINE_METRICS = BOXPLOT_METRICS
+HEADLINE_KINDS = ("cascade", "direct", "bulk-density")  # the method and its two baselines, in this order
+FINETUNED = re.compile(r"-ft\d+$")  # benchmark methods fine-tuned on k subjects of the target field
 TESTED_METRICS = ("mae", "mae_bone", "dice", "hd95_mm", "ssim", "ms_ssim")
 SIGNIFICANCE = 0.05
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d2733; margin: 0; background: #f4f6f8; }
-main { max-width: 1240px; margin: 0 auto; padding: 24px 32px 48px; background: white; }
+main { max-width: 1320px; margin: 0 auto; padding: 24px 32px 48px; background: white; }
 h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 2px solid #d8dee6; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 20px 0 6px; } p.meta, p.note { color: #5b6775; font-size: 13px; margin: 4px 0; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 12px; font-variant-numeric: tabular-nums; }
@@ -57,6 +64,8 @@ th { background: #eef2f6; font-weight: 600; white-space: normal; vertical-align:
 div.scroll { overflow-x: auto; } tr.sep td { border-top: 2px solid #b9c3ce; } td.key, th.key { text-align: left; }
 tr:nth-child(even) td { background: #fafbfc; } td.best { font-weight: 700; color: #0b5394; }
 td.sig { font-weight: 700; color: #a1123c; } td.na { color: #9aa4af; }
+td small { display: block; color: #5b6775; font-size: 11px; } td small.sig { color: #a1123c; font-weight: 600; }
+div.headline { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; } div.headline > div { flex: 1 1 560px; min-width: 0; }
 img { max-width: 100%; display: block; margin: 8px 0 16px; } details summary { cursor: pointer; font-weight: 600; margin: 12px 0; }
 pre { background: #f6f8fa; border: 1px solid #e3e8ee; padding: 8px 12px; font-size: 12px; overflow-x: auto; max-height: 420px; }
 code { background: #eef2f6; padding: 1px 4px; border-radius: 3px; font-size: 12px; }
@@ -248,8 +257,95 @@ def _existing_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return [Path(p) for p in paths]
 
 
+def _kind(method: str) -> str:
+    """``cascade-resunet-seed1`` -> ``cascade``; ``bulk-density`` stays whole."""
+    return next((kind for kind in HEADLINE_KINDS if method.startswith(kind)), method)
+
+
+def _headline_methods(methods: Sequence[str]) -> list[str]:
+    """Cascade, direct and bulk density (not fine-tuned), in that order; any other methods if none of them."""
+    plain = [m for m in methods if not FINETUNED.search(m)]
+    chosen = [m for m in plain if _kind(m) in HEADLINE_KINDS]
+    return sorted(chosen, key=lambda m: (HEADLINE_KINDS.index(_kind(m)), m)) if chosen else plain
+
+
+def _cascade_partners(baseline: str, methods: Sequence[str]) -> list[str]:
+    """The cascades a baseline is compared with: the one of the same backbone and seed for ``direct-...``, every one for bulk density."""
+    cascades = [m for m in methods if _kind(m) == "cascade"]
+    if _kind(baseline) == "direct":
+        return [m for m in cascades if m == "cascade" + baseline.removeprefix("direct")]
+    return cascades if _kind(baseline) != "cascade" else []
+
+
+def _difference(test: Mapping[str, Any], cascade: str, metric: str) -> str:
+    """``cascade - baseline: d [low, high], p_holm`` from a paired test stored as A - B in either order."""
+    sign = 1.0 if test["method_a"] == cascade else -1.0
+    low, high = sorted(sign * v for v in test["median_diff_ci95"])
+    p_holm = test.get("p_holm", float("nan"))
+    significant = p_holm is not None and np.isfinite(p_holm) and p_holm < SIGNIFICANCE
+    p_text = "p_holm n/a" if p_holm is None or not np.isfinite(p_holm) else f"p_holm {p_holm:.3g}"
+    return (f'<small class="{"sig" if significant else ""}">{html.escape(cascade)} − this: {_number(sign * test["median_diff"], metric)} '
+            f"[{_number(low, metric)}, {_number(high, metric)}], {p_text}</small>")
+
+
+def _headline_table(groups: Sequence[Mapping[str, Any]], tests: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> str:
+    """Per field strength and method: mean [95 % CI] of the headline metrics, best in bold; under each baseline's
+    value, cascade's median paired difference from it with its CI and the Holm-adjusted p."""
+    by_key = {(g["field_T"], g["method"]): g for g in groups if g["method"] in methods}
+    paired = {(t["field_T"], t["metric"], frozenset((t["method_a"], t["method_b"]))): t for t in tests}
+    body = []
+    for field in sorted({f for f, _ in by_key}, key=_field_order):
+        present = [m for m in methods if (field, m) in by_key]
+        best = {metric: min(_badness(metric, by_key[(field, m)][metric]["mean"]) for m in present) for metric in HEADLINE_METRICS}
+        for method in present:
+            group = by_key[(field, method)]
+            row = [(html.escape(field) + " T", "key"), (html.escape(method), "key"), (str(max(group[m]["n"] for m in HEADLINE_METRICS)), "")]
+            for metric in HEADLINE_METRICS:
+                stats = group[metric]
+                cell = f"{_number(stats['mean'], metric)} [{_number(stats.get('ci95_low'), metric)}, {_number(stats.get('ci95_high'), metric)}]"
+                for cascade in _cascade_partners(method, present):
+                    test = paired.get((field, metric, frozenset((cascade, method))))
+                    cell += _difference(test, cascade, metric) if test else ""
+                is_best = len(present) > 1 and _badness(metric, stats["mean"]) == best[metric]
+                row.append((cell, "best" if is_best else ""))
+            body.append(row)
+    header = ["Field", "Method", "n"] + [f"{LABELS[m]}, mean [95 % CI]" for m in HEADLINE_METRICS]
+    return _table(header, body, 2, grouped=True)
+
+
+HEADLINE_NOTE = (
+    '<p class="note">Mean over the test cases with its Student-t 95 % CI; bold: best per field. Under a baseline: '
+    "cascade minus the baseline, the median paired difference over subjects with its bootstrap 95 % CI and the "
+    f"Wilcoxon p Holm-adjusted over the field strengths (red: below {SIGNIFICANCE}). Negative is better for MAE, "
+    "positive for Dice.</p>"
+)
+
+
+def _headline(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
+    """The answer first: the headline table beside the metric-vs-field plot."""
+    methods = _headline_methods(sorted({r["method"] for r in rows}))
+    numeric = [f for f in sorted({r["field_T"] for r in rows}, key=_field_order) if _field_order(f)[0] == 0]
+    plot = metric_by_field(summary["by_method_field"], [(m, LABELS[m]) for m in HEADLINE_METRICS], numeric, methods)
+    table = _headline_table(summary["by_method_field"], summary["paired_by_field"], methods)
+    alt = "Head MAE, bone MAE and skull Dice against field strength, mean and 95 % CI per method"
+    return f'<div class="headline"><div>{HEADLINE_NOTE}{table}</div><div>{_image(plot, alt)}</div></div>'
+
+
+def _finetuned(summary: Mapping[str, Any], metrics: Sequence[str]) -> str:
+    """Fine-tuned methods beside their un-tuned networks at the fields they were tuned for."""
+    tuned = [g for g in summary["by_method_field"] if FINETUNED.search(g["method"])]
+    if not tuned:
+        return ""
+    fields = {g["field_T"] for g in tuned}
+    bases = {FINETUNED.sub("", g["method"]) for g in tuned}
+    groups = [g for g in summary["by_method_field"] if g["field_T"] in fields and FINETUNED.sub("", g["method"]) in bases]
+    groups = sorted(groups, key=lambda g: (_field_order(g["field_T"]), g["method"]))
+    note = '<p class="note">Networks trained at the training field, then fine-tuned on k subjects of the target field (<code>-ftk</code>), beside the same network untuned.</p>'
+    return _section("Fine-tuned at the target field", note + _metrics_table(groups, ["field_T", "method"], metrics))
+
+
 def _render(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], panel_method: str, panels: str, configs: Sequence[Path]) -> str:
-    """The whole HTML page: header, tables, tests, box plots, image panels, details, settings."""
+    """The whole HTML page: the headline first, then fine-tuning, box plots, panels and, collapsed, the details."""
     metrics = [m for m in summary["metrics"] if m in LABELS]
     tested = [m for m in TESTED_METRICS if m in metrics]
     methods = sorted({r["method"] for r in rows})
@@ -258,20 +354,25 @@ def _render(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], panel
     by_contrast = sorted(summary["by_method_field_contrast"], key=lambda g: (_field_order(g["field_T"]), g["contrast"], g["method"]))
     boxes = metric_boxplots(rows, [(m, LABELS[m]) for m in BOXPLOT_METRICS], fields, methods)
     contrast_keys = ["field_T", "contrast"]
-    details = (
-        f"<details><summary>Metrics by field strength, contrast and method</summary>"
-        f"{_metrics_table(by_contrast, [*contrast_keys, 'method'], metrics)}</details>"
-        f"<details><summary>Paired tests by field strength and contrast</summary>"
-        f"{_comparisons(summary['paired_by_field_contrast'], contrast_keys, tested, methods)}</details>"
-    )
+
+    def collapsed(title: str, body: str) -> str:
+        return f"<details><summary>{html.escape(title)}</summary>{body}</details>"
+
+    details = "".join([
+        collapsed("Every metric by method and field strength", _definitions(summary) + _metrics_table(by_field, ["field_T", "method"], metrics)),
+        collapsed("Paired comparisons of every pair of methods (Wilcoxon signed-rank, two-sided)",
+                  TESTS_NOTE + _comparisons(summary["paired_by_field"], ["field_T"], tested, methods)),
+        collapsed("Metrics by field strength, contrast and method", _metrics_table(by_contrast, [*contrast_keys, "method"], metrics)),
+        collapsed("Paired tests by field strength and contrast", _comparisons(summary["paired_by_field_contrast"], contrast_keys, tested, methods)),
+    ])
     overview = f"{summary['n_cases']} cases · methods: {', '.join(methods)} · field strengths: {', '.join(f + ' T' for f in fields)}"
     body = "".join([
         f'<h1>Synthetic CT evaluation</h1><p class="meta">{html.escape(overview)} · created {html.escape(summary["created_utc"])}</p>',
-        _section("Metrics by method and field strength", _definitions(summary) + _metrics_table(by_field, ["field_T", "method"], metrics)),
-        _section("Paired comparisons (Wilcoxon signed-rank, two-sided)", TESTS_NOTE + _comparisons(summary["paired_by_field"], ["field_T"], tested, methods)),
+        _section("Does the cascade hold across field strengths?", _headline(rows, summary)),
+        _finetuned(summary, HEADLINE_METRICS),
         _section("Distributions", _image(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")),
         _section(f"Image panels: {panel_method}", panels),
-        _section("Details by contrast", details),
+        _section("Details", details),
         _section("Run configuration", _settings_section(summary, configs)),
     ])
     return (

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import PermutationMethod, wilcoxon
+from scipy.stats import PermutationMethod, t, wilcoxon
 
 Row = Mapping[str, Any]
 MIN_PAIRS = 2  # fewer paired cases than this cannot give a p-value at all
@@ -28,20 +28,35 @@ def _groups(rows: Sequence[Row], by: Sequence[str]) -> dict[tuple[Any, ...], lis
 
 
 def describe(values: Sequence[float]) -> dict[str, float | int]:
-    """n, mean, std (sample, ddof=1), median, first/third quartile and IQR of the finite values."""
+    """n, mean, std (sample, ddof=1), the mean's 95 % CI, median, first/third quartile and IQR of the finite values."""
     finite = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
     if finite.size == 0:
-        return {"n": 0, "mean": np.nan, "std": np.nan, "median": np.nan, "q1": np.nan, "q3": np.nan, "iqr": np.nan}
+        return {"n": 0, "mean": np.nan, "std": np.nan, "ci95_low": np.nan, "ci95_high": np.nan,
+                "median": np.nan, "q1": np.nan, "q3": np.nan, "iqr": np.nan}
     q1, median, q3 = np.percentile(finite, [25, 50, 75])
+    low, high = mean_ci95(finite)
     return {
         "n": int(finite.size),
         "mean": float(finite.mean()),
         "std": float(finite.std(ddof=1)) if finite.size > 1 else np.nan,
+        "ci95_low": low,
+        "ci95_high": high,
         "median": float(median),
         "q1": float(q1),
         "q3": float(q3),
         "iqr": float(q3 - q1),
     }
+
+
+def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Student-t 95 % confidence interval of the mean (NaN with fewer than 2 values): the few test
+    subjects of a benchmark make the normal interval too narrow."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size < 2:
+        return (np.nan, np.nan)
+    half = float(t.ppf(0.975, finite.size - 1) * finite.std(ddof=1) / np.sqrt(finite.size))
+    return (float(finite.mean()) - half, float(finite.mean()) + half)
 
 
 def summarise(rows: Sequence[Row], by: Sequence[str], metrics: Sequence[str]) -> list[dict[str, Any]]:
