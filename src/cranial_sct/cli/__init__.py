@@ -15,6 +15,7 @@ from cranial_sct.errors import InputError
 COMMAND_MODULES: tuple[str, ...] = (
     # one module per command; add yours here
     "benchmark",
+    "demo",
     "evaluate",
     "export",
     "info",

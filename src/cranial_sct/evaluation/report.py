@@ -163,7 +163,7 @@ def _tests_table(tests: Sequence[Mapping[str, Any]], keys: Sequence[str], metric
     return _table(header, body, len(keys) + 1, grouped=True)
 
 
-def _image(png: bytes, alt: str) -> str:
+def embed_png(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
@@ -193,7 +193,7 @@ def _panels_section(rows: Sequence[Mapping[str, Any]], method: str, pred_dir: Pa
             _panel_case(row, label, predictions[tuple(row[k] for k in CASE_KEYS)], ref_dir, threshold) for label, row in chosen.items()
         ]
         title = f"{method} at {field} T: best, median and worst case by MAE, axial slice through the head centre"
-        parts.append(f'<h3>{html.escape(title)}</h3>{_image(case_panels(cases), title)}')
+        parts.append(f'<h3>{html.escape(title)}</h3>{embed_png(case_panels(cases), title)}')
     return "".join(parts)
 
 
@@ -328,7 +328,7 @@ def _headline(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> 
     plot = metric_by_field(summary["by_method_field"], [(m, LABELS[m]) for m in HEADLINE_METRICS], numeric, methods)
     table = _headline_table(summary["by_method_field"], summary["paired_by_field"], methods)
     alt = "Head MAE, bone MAE and skull Dice against field strength, mean and 95 % CI per method"
-    return f'<div class="headline"><div>{HEADLINE_NOTE}{table}</div><div>{_image(plot, alt)}</div></div>'
+    return f'<div class="headline"><div>{HEADLINE_NOTE}{table}</div><div>{embed_png(plot, alt)}</div></div>'
 
 
 def _finetuned(summary: Mapping[str, Any], metrics: Sequence[str]) -> str:
@@ -370,13 +370,18 @@ def _render(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], panel
         f'<h1>Synthetic CT evaluation</h1><p class="meta">{html.escape(overview)} · created {html.escape(summary["created_utc"])}</p>',
         _section("Does the cascade hold across field strengths?", _headline(rows, summary)),
         _finetuned(summary, HEADLINE_METRICS),
-        _section("Distributions", _image(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")),
+        _section("Distributions", embed_png(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")),
         _section(f"Image panels: {panel_method}", panels),
         _section("Details", details),
         _section("Run configuration", _settings_section(summary, configs)),
     ])
+    return html_page("cranial-sct evaluation report", body)
+
+
+def html_page(title: str, body: str) -> str:
+    """A whole self-contained page in the report's style."""
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>cranial-sct evaluation report</title>'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head>\n<body><main>\n{body}\n</main></body></html>\n"
     )
 
