@@ -316,8 +316,8 @@ def _headline_table(groups: Sequence[Mapping[str, Any]], tests: Sequence[Mapping
 HEADLINE_NOTE = (
     '<p class="note">Mean over the test cases with its Student-t 95 % CI; bold: best per field. Under a baseline: '
     "cascade minus the baseline, the median paired difference over subjects with its bootstrap 95 % CI and the "
-    f"Wilcoxon p Holm-adjusted over the field strengths (red: below {SIGNIFICANCE}). Negative is better for MAE, "
-    "positive for Dice.</p>"
+    f"Wilcoxon p Holm-adjusted over the field strengths (red: below {SIGNIFICANCE}; with fewer than 6 subjects no p "
+    "can fall below 0.05). Negative is better for MAE, positive for Dice.</p>"
 )
 
 
