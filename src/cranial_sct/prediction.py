@@ -44,6 +44,7 @@ from cranial_sct.io.dicom_write import write_ct_series
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
 from cranial_sct.io.names import case_tag, tagged_filename
 from cranial_sct.io.sidecar import format_field, sidecar_path
+from cranial_sct.io.validate import check_extent
 from cranial_sct.io.volume import Volume
 from cranial_sct.training.checkpoint import CheckpointInfo, resolve
 
@@ -143,8 +144,9 @@ def _metadata_field(volume: Volume) -> float | None:
 
 
 def _read_mr(path: Path, contrast: str, options: PredictOptions) -> Volume:
-    """Read one MR input; a file whose intensities look like CT (HU air near -1000) is refused."""
+    """Read one MR input; a file too small to hold a head, or whose intensities look like CT (HU air near -1000), is refused."""
     volume = read_volume(path, options.volume, series_uid=options.series, allow_gaps=options.allow_gaps)
+    check_extent(volume, str(path))
     if volume.meta.get("modality") == "ct" or volume.meta.get("modality_guess") == "ct":
         raise InputError(f"--{'mr' if contrast == 't1w' else contrast} {path}: looks like a CT (DICOM modality or HU air near -1000), "
                          "not an MR; give the MR image")

@@ -1,4 +1,4 @@
-"""NIfTI read/write for ``Volume`` via nibabel, with atomic writes."""
+"""NIfTI read/write for ``Volume`` via nibabel, with atomic writes, and the grid a NIfTI header states."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 
 from cranial_sct.io.atomic import atomic_path
+from cranial_sct.io.validate import check_affine
 from cranial_sct.io.volume import Volume
 
 
@@ -26,7 +27,29 @@ def write_nifti(volume: Volume, path: str | os.PathLike[str], dtype: np.dtype | 
 
 
 def read_nifti(path: str | os.PathLike[str]) -> Volume:
-    """Read a NIfTI file into a ``Volume`` (float32 array unless the file holds integers)."""
+    """Read a NIfTI file the package wrote (or its twin) into a ``Volume``, on the grid its header states.
+
+    Only the grid is checked: a constant skull mask or uncertainty map is a valid output."""
     image = nib.load(os.fspath(path))
-    array = np.asanyarray(image.dataobj)
-    return Volume(array, image.affine, {"path": str(path)})
+    affine = stated_affine(Path(path), image)
+    check_affine(affine, str(path))
+    return Volume(np.asanyarray(image.dataobj), affine, {"path": str(path)})
+
+
+def stated_affine(path: Path, image: nib.spatialimages.SpatialImage) -> np.ndarray:
+    """The voxel-to-world affine the header states, before nibabel's load-time repairs.
+
+    As it loads, nibabel silently replaces a zero or NaN voxel size (pixdim) by 1 mm, so a header
+    with no usable voxel size would reach the geometry gate looking like a fine grid. The header is
+    read again unrepaired; only what the standard lets a reader normalise is: the sign of pixdim
+    (orientation lives in the quaternion and qfac) and a qfac of 0, which means 1.
+    """
+    if not isinstance(image.header, nib.Nifti1Header):  # Nifti2Header is a subclass
+        return image.affine
+    with nib.openers.ImageOpener(path) as handle:
+        raw = type(image.header).from_fileobj(handle, check=False)
+    pixdim = raw["pixdim"]
+    pixdim[1:4] = np.abs(pixdim[1:4])
+    if pixdim[0] not in (-1, 1):
+        pixdim[0] = 1
+    return raw.get_best_affine()

@@ -18,6 +18,7 @@ import SimpleITK as sitk
 
 from cranial_sct.errors import InputError
 from cranial_sct.io.dicom_read import read_dicom_series
+from cranial_sct.io.nifti import stated_affine
 from cranial_sct.io.sidecar import read_sidecar
 from cranial_sct.io.sitk_bridge import from_sitk
 from cranial_sct.io.validate import check_volume, check_volume_index, check_voxel_count, guess_modality
@@ -76,11 +77,12 @@ def _read_nifti(path: Path, volume_index: int | None) -> Volume:
         one = image.slicer[_volume_slicer(image.shape, volume_index, path)] if len(image.shape) > 3 else image
         scaled = getattr(one.dataobj, "slope", 1) != 1 or getattr(one.dataobj, "inter", 0) != 0
         array = one.get_fdata(dtype=np.float32) if scaled else np.asanyarray(one.dataobj)
+        affine = stated_affine(path, image)
     except InputError:
         raise
     except Exception as error:  # nibabel/gzip raise many types for damaged files
         raise InputError(f"{path}: cannot read as NIfTI ({type(error).__name__}: {error}); the file is damaged or not NIfTI") from error
-    return Volume(array.reshape(array.shape[:3]), image.affine, _base_meta(path, "nifti"))
+    return Volume(array.reshape(array.shape[:3]), affine, _base_meta(path, "nifti"))
 
 
 def _read_itk(path: Path, volume_index: int | None) -> Volume:
