@@ -129,3 +129,17 @@ def test_export_keeps_what_prediction_needs_and_the_training_version(trained: Pa
     _, info = load_for_inference(exported)
     assert info.recipe == "two toy steps" and info.plan.spacing_mm == [4.0, 4.0, 4.0]
     assert exported.stat().st_size < trained.stat().st_size / 2
+
+
+def test_export_to_a_folder_or_a_full_disk_is_one_line(cli, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = cli("export", "--checkpoint", trained, "--out", tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is a folder; give a file name" in result.stderr
+
+    def full_disk(obj: object, path: Path) -> None:
+        Path(path).write_bytes(b"half")
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0\nPytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(InputError, match="model.pt: cannot write the checkpoint .*file write failed"):
+        export_for_inference(trained, tmp_path / "model.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -78,9 +78,14 @@ class CheckpointInfo:
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
     """Write ``state`` (plus format and version) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "version": __version__, **state}, tmp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save({"format": FORMAT, "version": __version__, **state}, tmp)
+    except (OSError, RuntimeError) as error:  # torch's zip writer reports a failed write as RuntimeError
+        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1][:120]
+        raise InputError(f"{path}: cannot write the checkpoint ({reason}); "
+                         "choose a writable folder with free space") from None
     return path
 
 
