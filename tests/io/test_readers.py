@@ -103,8 +103,11 @@ def test_missing_file(tmp_path):
 
 
 def test_not_an_image(tmp_path):
-    (tmp_path / "notes.nii.gz").write_text("this is a shopping list")
+    (tmp_path / "notes.nii").write_text("this is a shopping list")
     with pytest.raises(InputError, match="cannot read as NIfTI"):
+        read_volume(tmp_path / "notes.nii")
+    (tmp_path / "notes.nii.gz").write_text("this is a shopping list")
+    with pytest.raises(InputError, match="damaged gzip stream .*Not a gzipped file"):
         read_volume(tmp_path / "notes.nii.gz")
 
 
@@ -112,7 +115,7 @@ def test_truncated_gzip(tmp_path, mr):
     path = write_volume(mr, tmp_path / "mr.nii.gz")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="damaged or not NIfTI"):
+    with pytest.raises(InputError, match="damaged gzip stream .*corrupt or truncated"):
         read_volume(path)
     assert gzip.decompress(data)  # the intact file was a valid gzip
 

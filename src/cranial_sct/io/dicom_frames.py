@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pydicom
 
-from cranial_sct.errors import InputError
+from cranial_sct.errors import InputError, reason
 
 PHILIPS_SCALE_SLOPE = 0x2005100E
 PHILIPS_FRAME_PRIVATE = 0x2005140F  # per-frame copy of the classic header, holding (2005,100E)
@@ -62,7 +62,7 @@ def _header(path: Path, name: str) -> pydicom.Dataset:
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as error:  # pydicom raises many types for damaged headers
-        raise InputError(f"{name}: cannot read the header of {path} ({type(error).__name__}: {error})") from error
+        raise InputError(f"{name}: cannot read the header of {path} ({reason(error)})") from error
 
 
 def split_volumes(frames: list[Frame], name: str) -> list[list[Frame]]:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from cranial_sct.errors import InputError, reason
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.validate import check_affine
 from cranial_sct.io.volume import Volume
+
+XFORM_CODES = range(6)  # unknown, scanner, aligned, Talairach, MNI, template
+CHUNK_BYTES = 1 << 24
 
 
 def write_nifti(volume: Volume, path: str | os.PathLike[str], dtype: np.dtype | type | None = None) -> Path:
@@ -42,14 +48,31 @@ def stated_affine(path: Path, image: nib.spatialimages.SpatialImage) -> np.ndarr
     As it loads, nibabel silently replaces a zero or NaN voxel size (pixdim) by 1 mm, so a header
     with no usable voxel size would reach the geometry gate looking like a fine grid. The header is
     read again unrepaired; only what the standard lets a reader normalise is: the sign of pixdim
-    (orientation lives in the quaternion and qfac) and a qfac of 0, which means 1.
+    (orientation lives in the quaternion and qfac) and a qfac of 0, which means 1. A qform or sform
+    code the standard does not define (nibabel drops that transform) is refused: which grid was meant?
     """
     if not isinstance(image.header, nib.Nifti1Header):  # Nifti2Header is a subclass
         return image.affine
     with nib.openers.ImageOpener(path) as handle:
         raw = type(image.header).from_fileobj(handle, check=False)
+    for key in ("qform_code", "sform_code"):
+        if int(raw[key]) not in XFORM_CODES:
+            raise InputError(f"{path}: {key} {int(raw[key])} is not a NIfTI code (0-{max(XFORM_CODES)}); the header is damaged")
     pixdim = raw["pixdim"]
     pixdim[1:4] = np.abs(pixdim[1:4])
     if pixdim[0] not in (-1, 1):
         pixdim[0] = 1
     return raw.get_best_affine()
+
+
+def check_gzip_stream(path: Path) -> None:
+    """Decompress a ``.gz`` file to its end once, so its CRC-32 and length are checked.
+
+    nibabel reads only the bytes it needs and never reaches the checksum at the end, so a flipped
+    bit in the compressed data would otherwise give other voxel values without a word."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(CHUNK_BYTES):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        raise InputError(f"{path}: damaged gzip stream ({reason(error)}); the file is corrupt or truncated") from None

@@ -16,9 +16,9 @@ import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
-from cranial_sct.errors import InputError
+from cranial_sct.errors import InputError, reason
 from cranial_sct.io.dicom_read import read_dicom_series
-from cranial_sct.io.nifti import stated_affine
+from cranial_sct.io.nifti import check_gzip_stream, stated_affine
 from cranial_sct.io.sidecar import read_sidecar
 from cranial_sct.io.sitk_bridge import from_sitk
 from cranial_sct.io.validate import check_volume, check_volume_index, check_voxel_count, guess_modality
@@ -73,6 +73,8 @@ def _is_dicom_file(path: Path) -> bool:
 def _read_nifti(path: Path, volume_index: int | None) -> Volume:
     """One volume of a NIfTI file: only that volume is loaded, and scaled data comes as float32."""
     try:
+        if path.name.lower().endswith(".gz"):
+            check_gzip_stream(path)
         image = nib.load(path)
         one = image.slicer[_volume_slicer(image.shape, volume_index, path)] if len(image.shape) > 3 else image
         scaled = getattr(one.dataobj, "slope", 1) != 1 or getattr(one.dataobj, "inter", 0) != 0
@@ -81,7 +83,7 @@ def _read_nifti(path: Path, volume_index: int | None) -> Volume:
     except InputError:
         raise
     except Exception as error:  # nibabel/gzip raise many types for damaged files
-        raise InputError(f"{path}: cannot read as NIfTI ({type(error).__name__}: {error}); the file is damaged or not NIfTI") from error
+        raise InputError(f"{path}: cannot read as NIfTI ({reason(error)}); the file is damaged or not NIfTI") from error
     return Volume(array.reshape(array.shape[:3]), affine, _base_meta(path, "nifti"))
 
 
