@@ -15,6 +15,7 @@ import os
 import pickle
 import random
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,11 +118,13 @@ def _foreign_kind(path: Path) -> str | None:
     if not head:
         return "an empty file"
     if head.startswith(b"PK\x03\x04"):
-        try:
+        try:  # torch reads members without checking their CRC-32: a flipped bit would be another model
             with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError):
+                names, damaged = archive.namelist(), archive.testzip()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error):
             return "a corrupt or truncated zip archive"
+        if damaged is not None:
+            return f"a corrupt zip archive ({damaged} fails its CRC check)"
         return None if any(name.endswith("/data.pkl") for name in names) else "a zip archive that is not a PyTorch file"
     if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
         return "a safetensors file"
