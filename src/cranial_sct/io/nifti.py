@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import zlib
 from pathlib import Path
@@ -32,11 +33,23 @@ def write_nifti(volume: Volume, path: str | os.PathLike[str], dtype: np.dtype | 
     return path
 
 
+def load_nifti(path: Path) -> nib.spatialimages.SpatialImage:
+    """``nib.load`` without the log lines of its header repairs ("setting 0 dims to 1"): the geometry
+    gate judges the header as stated (``stated_affine``) and says what is wrong in its own one line."""
+    logger = nib.imageglobals.logger
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        return nib.load(path)
+    finally:
+        logger.setLevel(level)
+
+
 def read_nifti(path: str | os.PathLike[str]) -> Volume:
     """Read a NIfTI file the package wrote (or its twin) into a ``Volume``, on the grid its header states.
 
     Only the grid is checked: a constant skull mask or uncertainty map is a valid output."""
-    image = nib.load(os.fspath(path))
+    image = load_nifti(Path(path))
     affine = stated_affine(Path(path), image)
     check_affine(affine, str(path))
     return Volume(np.asanyarray(image.dataobj), affine, {"path": str(path)})

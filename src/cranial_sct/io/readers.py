@@ -12,13 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
 from cranial_sct.errors import InputError, reason
 from cranial_sct.io.dicom_read import read_dicom_series
-from cranial_sct.io.nifti import check_gzip_stream, stated_affine
+from cranial_sct.io.nifti import check_gzip_stream, load_nifti, stated_affine
 from cranial_sct.io.sidecar import read_sidecar
 from cranial_sct.io.sitk_bridge import from_sitk
 from cranial_sct.io.validate import check_volume, check_volume_index, check_voxel_count, guess_modality
@@ -75,7 +74,7 @@ def _read_nifti(path: Path, volume_index: int | None) -> Volume:
     try:
         if path.name.lower().endswith(".gz"):
             check_gzip_stream(path)
-        image = nib.load(path)
+        image = load_nifti(path)
         one = image.slicer[_volume_slicer(image.shape, volume_index, path)] if len(image.shape) > 3 else image
         scaled = getattr(one.dataobj, "slope", 1) != 1 or getattr(one.dataobj, "inter", 0) != 0
         array = one.get_fdata(dtype=np.float32) if scaled else np.asanyarray(one.dataobj)
