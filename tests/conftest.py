@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,8 @@ settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True
 settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")), deadline=None,
                           suppress_health_check=SLOW_IS_FINE)
 settings.load_profile("ci")
+# The DICOM folder index cache of every test (and CLI run) goes to a scratch folder, not the user's home.
+os.environ.setdefault("CRANIAL_SCT_CACHE", tempfile.mkdtemp(prefix="cranial-sct-test-cache-"))
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
