@@ -146,3 +146,14 @@ def test_complex_and_rgb_pixels_are_refused(tmp_path, mr, dtype, message):
     nib.save(nib.Nifti1Image(array, mr.affine), path)
     with pytest.raises(InputError, match=message):
         read_volume(path)
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_a_header_claiming_more_voxels_than_the_file_holds_is_refused_before_allocating(tmp_path, mr, suffix):
+    """A few hundred bytes claiming 800 x 800 x 800 float64 voxels: refused from the file's length, not after a 4-GB buffer."""
+    path = write_raw_nifti(tmp_path / "liar.nii", mr.array, mr.affine, dim=[3, 800, 800, 800, 1, 1, 1, 1], datatype=64, bitpix=64)
+    if suffix == ".nii.gz":
+        path = path.rename(tmp_path / "liar.nii.gz")
+        path.write_bytes(gzip.compress(path.read_bytes()))
+    with pytest.raises(InputError, match=r"liar.nii(.gz)?: the header describes 800 x 800 x 800 voxels of float64 .* but the file holds"):
+        read_volume(path)

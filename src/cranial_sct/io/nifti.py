@@ -78,14 +78,28 @@ def stated_affine(path: Path, image: nib.spatialimages.SpatialImage) -> np.ndarr
     return raw.get_best_affine()
 
 
-def check_gzip_stream(path: Path) -> None:
-    """Decompress a ``.gz`` file to its end once, so its CRC-32 and length are checked.
+def gzip_length(path: Path) -> int:
+    """The decompressed length of a ``.gz`` file, found by decompressing it to its end once.
 
-    nibabel reads only the bytes it needs and never reaches the checksum at the end, so a flipped
-    bit in the compressed data would otherwise give other voxel values without a word."""
+    That also checks its CRC-32 and length: nibabel reads only the bytes it needs and never reaches
+    the checksum at the end, so a flipped bit in the compressed data would otherwise give other voxel
+    values without a word."""
+    length = 0
     try:
         with gzip.open(path, "rb") as stream:
-            while stream.read(CHUNK_BYTES):
-                pass
+            while chunk := stream.read(CHUNK_BYTES):
+                length += len(chunk)
     except (OSError, EOFError, zlib.error) as error:
         raise InputError(f"{path}: damaged gzip stream ({reason(error)}); the file is corrupt or truncated") from None
+    return length
+
+
+def check_data_length(path: Path, image: nib.spatialimages.SpatialImage, stored: int) -> None:
+    """Refuse a file holding fewer bytes (``stored``) than its header's voxels need, before a buffer of
+    the header's size is allocated: a 400-byte file may claim gigabytes of voxels."""
+    header = image.header
+    needed = int(header.get_data_offset()) + int(np.prod(image.shape, dtype=np.int64)) * header.get_data_dtype().itemsize
+    if stored < needed:
+        shape = " x ".join(str(n) for n in image.shape)
+        raise InputError(f"{path}: the header describes {shape} voxels of {header.get_data_dtype()} ({needed:,} bytes with its offset) "
+                         f"but the file holds {stored:,}; it is truncated or its header is damaged")

@@ -17,7 +17,7 @@ import SimpleITK as sitk
 
 from cranial_sct.errors import InputError, reason
 from cranial_sct.io.dicom_read import read_dicom_series
-from cranial_sct.io.nifti import check_gzip_stream, load_nifti, stated_affine
+from cranial_sct.io.nifti import check_data_length, gzip_length, load_nifti, stated_affine
 from cranial_sct.io.sidecar import read_sidecar
 from cranial_sct.io.sitk_bridge import from_sitk
 from cranial_sct.io.validate import check_volume, check_volume_index, check_voxel_count, guess_modality
@@ -72,9 +72,10 @@ def _is_dicom_file(path: Path) -> bool:
 def _read_nifti(path: Path, volume_index: int | None) -> Volume:
     """One volume of a NIfTI file: only that volume is loaded, and scaled data comes as float32."""
     try:
-        if path.name.lower().endswith(".gz"):
-            check_gzip_stream(path)
+        stored = gzip_length(path) if path.name.lower().endswith(".gz") else path.stat().st_size
         image = load_nifti(path)
+        check_voxel_count(tuple(image.shape[:3]), path)
+        check_data_length(path, image, stored)
         one = image.slicer[_volume_slicer(image.shape, volume_index, path)] if len(image.shape) > 3 else image
         scaled = getattr(one.dataobj, "slope", 1) != 1 or getattr(one.dataobj, "inter", 0) != 0
         array = one.get_fdata(dtype=np.float32) if scaled else np.asanyarray(one.dataobj)
@@ -114,7 +115,6 @@ def _volume_slicer(shape: tuple[int, ...], volume_index: int | None, path: Path)
         kept.pop()
     if len(kept) > 4:
         raise InputError(f"{path}: a 3D image is needed, got shape {tuple(shape)}")
-    check_voxel_count(tuple(kept[:3]), path)
     index = [slice(None)] * len(shape)
     if len(kept) == 4:
         k = check_volume_index(volume_index, kept[3], path)
