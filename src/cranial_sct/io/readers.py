@@ -9,6 +9,9 @@ with ``meta`` holding ``path``, ``format``, ``modality`` (from DICOM or guessed 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import SimpleITK as sitk
 
 from cranial_sct.errors import InputError, reason
 from cranial_sct.io.dicom_read import read_dicom_series
+from cranial_sct.io.metaimage import check_metaimage_header
 from cranial_sct.io.nifti import check_data_length, gzip_length, load_nifti, stated_affine
 from cranial_sct.io.sidecar import read_sidecar
 from cranial_sct.io.sitk_bridge import from_sitk
@@ -88,12 +92,15 @@ def _read_nifti(path: Path, volume_index: int | None) -> Volume:
 
 
 def _read_itk(path: Path, volume_index: int | None) -> Volume:
+    if path.suffix.lower() in (".mha", ".mhd"):
+        check_metaimage_header(path)
     try:
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
-        reader.ReadImageInformation()
-        check_voxel_count(reader.GetSize()[:3], path)
-        image = reader.Execute()
+        with native_stderr_silenced():
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(str(path))
+            reader.ReadImageInformation()
+            check_voxel_count(reader.GetSize()[:3], path)
+            image = reader.Execute()
     except RuntimeError as error:
         raise InputError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from error
     if image.GetNumberOfComponentsPerPixel() > 1:
@@ -106,6 +113,21 @@ def _read_itk(path: Path, volume_index: int | None) -> Volume:
     if image.GetDimension() != 3:
         raise InputError(f"{path}: a 3D image is needed, got a {image.GetDimension()}D image")
     return from_sitk(image, _base_meta(path, path.suffix.lower().lstrip(".")))
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Hide what ITK's readers print straight to the process's error stream (file descriptor 2): the
+    ``RuntimeError`` it raises carries the reason, and the user gets that as one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _volume_slicer(shape: tuple[int, ...], volume_index: int | None, path: Path) -> tuple[slice, ...]:
