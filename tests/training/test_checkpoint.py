@@ -91,6 +91,8 @@ def foreign_files(folder: Path, trained: Path) -> dict[str, tuple[Path, str]]:
 def test_missing_corrupt_and_foreign_files_are_refused_saying_what_was_expected(trained: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         read_checkpoint(tmp_path / "none.pt")
+    with pytest.raises(InputError, match="a folder, not a checkpoint"):
+        read_checkpoint(tmp_path)
     for kind, (path, phrase) in foreign_files(tmp_path, trained).items():
         with pytest.raises(InputError) as refused:
             load_for_inference(path)

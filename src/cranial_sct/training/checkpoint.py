@@ -93,6 +93,8 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load with ``weights_only=True``; a missing, corrupt or foreign file is an ``InputError`` saying what was expected."""
     path = resolve(path)
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a checkpoint; {EXPECTED}")
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found")
     foreign = _foreign_kind(path)
