@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import event
+
 from cranial_sct.errors import InputError
 from cranial_sct.io.readers import read_volume
 from cranial_sct.io.validate import check_volume
@@ -21,6 +23,8 @@ def read_or_refuse(path: Path) -> Volume | None:
     except InputError as error:
         message = str(error)
         assert "\n" not in message and str(path) in message, message
+        event("refused in one line")
         return None
     check_volume(volume, str(path))
+    event("read, passes the gate")
     return volume

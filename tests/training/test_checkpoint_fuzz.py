@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from cranial_sct.errors import InputError
@@ -70,6 +70,8 @@ def test_damaged_checkpoint_bytes_load_the_saved_model_or_are_one_line(
         model, _ = load_for_inference(path)
     except InputError as error:
         assert "\n" not in str(error) and str(error).startswith(str(path)), str(error)
+        event("refused in one line")
         return
+    event("loaded")
     for key, saved in tiny.weights.items():
         assert torch.equal(model.state_dict()[key], saved), f"{key} changed without a word"

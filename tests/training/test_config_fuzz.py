@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from cranial_sct.errors import InputError
@@ -28,11 +28,14 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.di
 
 def loaded_or_refused(path: Path) -> TrainConfig | None:
     try:
-        return load_config(path, [f"data.root={path.parent}"])
+        config = load_config(path, [f"data.root={path.parent}"])
     except InputError as error:
         message = str(error)
         assert "\n" not in message and (str(path) in message or message.startswith("data.") or "must" in message), message
+        event("refused in one line")
         return None
+    event("loaded")
+    return config
 
 
 def leaf_paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
