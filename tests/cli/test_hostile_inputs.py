@@ -35,7 +35,12 @@ def few_byte_checkpoint(folder: Path) -> tuple[list[str], str]:
     return ["info", "--checkpoint", str(folder / "model.pt")], "not a cranial-sct checkpoint; give a .pt file written by"
 
 
-@pytest.mark.parametrize("make", [zero_voxel_size, flipped_gzip, few_byte_checkpoint], ids=lambda f: f.__name__)
+def out_is_a_file(folder: Path) -> tuple[list[str], str]:
+    (folder / "taken").write_text("someone's notes")
+    return ["evaluate", "--pred", str(folder / "p"), "--ref", str(folder / "r"), "--out", str(folder / "taken")], "taken: is a file, not a folder"
+
+
+@pytest.mark.parametrize("make", [zero_voxel_size, flipped_gzip, few_byte_checkpoint, out_is_a_file], ids=lambda f: f.__name__)
 def test_a_hostile_input_is_one_line_and_status_2(cli, tmp_path: Path, make) -> None:
     args, phrase = make(tmp_path)
     result = cli(*args)

@@ -27,26 +27,26 @@ def check_output_folder(out: Path, inputs: Iterable[Path] = (), option: str = "-
         folder = source.resolve()
         if source.is_dir() and (target == folder or folder in target.parents):
             raise InputError(f"{option} {out}: lies inside the input folder {source}, which is read as input; choose a folder outside it")
-    check_writable(_nearest_existing(out), f"{option} {out}")
+    check_writable(_nearest_existing(out), option, out)
 
 
 def check_output_file(out: Path, option: str = "--out") -> None:
     """Refuse ``out`` as an output file: a folder, or in a folder that cannot be created or written."""
     if out.is_dir():
         raise InputError(f"{option} {out}: is a folder; give a file name")
-    check_writable(_nearest_existing(out.parent), f"{option} {out}")
+    check_writable(_nearest_existing(out.parent), option, out)
 
 
-def check_writable(folder: Path, name: str) -> None:
+def check_writable(folder: Path, option: str, out: Path) -> None:
     """Refuse when a file cannot be created in ``folder`` (tried for real: permission bits lie to root
     and say nothing of read-only mounts)."""
     if not folder.is_dir():
-        raise InputError(f"{name}: {folder} is a file, not a folder; choose another output path")
+        raise InputError(f"{option} {out}: {folder} is a file, not a folder; choose another {option}")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise InputError(f"{name}: cannot write in {folder} ({error.strerror or type(error).__name__}); choose a writable folder") from None
+        raise InputError(f"{option} {out}: cannot write in {folder} ({error.strerror or type(error).__name__}); choose another {option}") from None
 
 
 def _nearest_existing(path: Path) -> Path:
