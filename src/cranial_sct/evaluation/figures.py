@@ -153,3 +153,24 @@ def case_panels(cases: Sequence[PanelCase]) -> bytes:
     figure.colorbar(error_image, cax=colorbar_axes, orientation="horizontal").ax.tick_params(labelsize=7)
     figure.subplots_adjust(wspace=0.06, hspace=0.06)
     return png_bytes(figure)
+
+
+def metric_means_by_field(
+    rows: Sequence[Mapping[str, Any]], metrics: Sequence[tuple[str, str]], fields: Sequence[str], methods: Sequence[str]
+) -> bytes:
+    """One panel per (metric, label): each method's mean ± sample std over cases against field strength."""
+    figure, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, (metric, label) in zip(axes[0], metrics):
+        for m, method in enumerate(methods):
+            values = [[r[metric] for r in rows if r["method"] == method and r["field_T"] == field and np.isfinite(r[metric])] for field in fields]
+            means = [np.mean(v) if v else np.nan for v in values]
+            spreads = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
+            ax.errorbar(range(len(fields)), means, yerr=spreads, marker="o", capsize=3, color=_colour(m), label=method)
+        ax.set_xticks(range(len(fields)), [f"{field} T" for field in fields])
+        ax.axhline(0.0, color="grey", lw=0.6)
+        ax.set_title(label, fontsize=11)
+        ax.grid(axis="y", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0][0].legend(fontsize=8, frameon=False)
+    figure.tight_layout()
+    return png_bytes(figure)

@@ -71,6 +71,12 @@ def _square_pixels(image: np.ndarray, spacing: Sequence[float]) -> tuple[np.ndar
     return np.pad(image, [(k // 2, k - k // 2) for k in short]), side
 
 
+def attenuation_factors(mu: np.ndarray, side_mm: float) -> np.ndarray:
+    """ACF = exp(line integral of mu) of every line of a square slice of mu (cm^-1) on pixels of
+    ``side_mm``: the sinogram, detector bins x ``ANGLES``."""
+    return np.exp(radon(mu, ANGLES, circle=False) * side_mm / 10.0)
+
+
 @dataclass(frozen=True)
 class PetResult:
     """Relative ACF errors of the lines through the brain (%) and the regional biases (%)."""
@@ -100,7 +106,7 @@ def pet_attenuation(ct: np.ndarray, sct: np.ndarray, spacing: Sequence[float], c
         activity, side = _square_pixels(take(cavity), in_plane)
         delta_mu, _ = _square_pixels(take(mu_difference), in_plane)
         emission = radon(activity, ANGLES, circle=False)
-        ratio = np.exp(radon(delta_mu, ANGLES, circle=False) * side / 10.0)  # mu in cm^-1, side in mm
+        ratio = attenuation_factors(delta_mu, side)  # exp of the integral of mu_sCT - mu_CT: ACF_sCT / ACF_CT
         through_brain = emission > 0.5
         errors.append(100 * (ratio[through_brain] - 1))
         if k == middle:

@@ -58,19 +58,20 @@ def beam_directions(axis: int) -> np.ndarray:
 def wepl_mm(rsp: np.ndarray, spacing: Sequence[float], targets: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """WEPL in mm from outside the volume to each target along each direction, shape (targets, directions).
 
-    RSP is sampled by trilinear interpolation every half of the smallest voxel side from the target
-    back along the direction until the ray leaves the volume (outside counts as vacuum), and
-    integrated with the trapezoid rule, which is exact for a water slab of whole voxels.
+    RSP is sampled by trilinear interpolation from the target back along the direction until the ray
+    leaves the volume (outside counts as vacuum), at most half a voxel apart along every axis (half a
+    voxel exactly along the axis the ray runs most along), and integrated with the trapezoid rule,
+    which makes a water slab of whole voxels crossed along an axis give its exact thickness.
     """
     spacing = np.asarray(spacing, np.float64)
-    step = spacing.min() / 2
-    steps = int(np.ceil(np.linalg.norm(np.asarray(rsp.shape) * spacing) / step)) + 1
-    distances = np.arange(steps) * step
-    weights = np.full(steps, step)
-    weights[0] = weights[-1] = step / 2
+    length = np.linalg.norm(np.asarray(rsp.shape) * spacing)
     out = np.empty((len(targets), len(directions)))
     for d, direction in enumerate(directions):
-        offsets = distances[:, None] * (direction / spacing)[None, :]  # voxels travelled along the ray
+        step = float((spacing / np.maximum(np.abs(direction), 1e-12)).min()) / 2
+        steps = int(np.ceil(length / step)) + 1
+        weights = np.full(steps, step)
+        weights[0] = weights[-1] = step / 2
+        offsets = (np.arange(steps) * step)[:, None] * (direction / spacing)[None, :]  # voxels travelled along the ray
         points = targets[:, None, :] + offsets[None, :, :]
         samples = ndimage.map_coordinates(rsp, points.reshape(-1, 3).T, order=1, mode="constant", cval=0.0)
         out[:, d] = samples.reshape(len(targets), steps) @ weights

@@ -47,7 +47,9 @@ PML_POINTS = 16
 FOCAL_LEVEL = 0.5  # -6 dB of pressure amplitude
 TARGET_NAMES = ("cortical", "deep")
 METRIC_NAMES = tuple(f"us_{t}_{m}" for t in TARGET_NAMES for m in ("pressure_diff_pct", "shift_mm", "area_diff_pct"))
-UNITS = {"sound_speed": "m/s", "density": "kg/m^3", "attenuation": "dB/cm"}
+UNITS = {"sound_speed": "m/s", "acoustic_density": "kg/m^3", "attenuation": "dB/cm"}  # by output file name
+MODEL = ("porosity model of Aubry et al., JASA 113:84 (2003), as in the ITRUSST benchmark (Aubry et al., JASA 152:1003, 2022): "
+         "phi = 1 - HU/1000; c and rho mix water and bone in phi; bone attenuation a_min + (a_max - a_min) phi^0.5, linear in frequency")
 
 
 @dataclass(frozen=True)
@@ -59,16 +61,36 @@ class AcousticMaps:
     attenuation: np.ndarray
     frequency_mhz: float
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The maps by output file name (``UNITS``'s keys)."""
+        return dict(zip(UNITS, (self.sound_speed, self.density, self.attenuation)))
+
+
+def acoustic_sidecar(name: str, frequency_mhz: float) -> dict[str, object]:
+    """What a simulation tool needs to read one map: its quantity, units, frequency and model."""
+    return {"Quantity": name, "Units": UNITS[name], "FrequencyMHz": frequency_mhz, "Model": MODEL,
+            "Constants": {"water_sound_speed_m_s": WATER_SOUND_SPEED, "water_density_kg_m3": WATER_DENSITY,
+                          "bone_sound_speed_m_s": BONE_SOUND_SPEED, "bone_density_kg_m3": BONE_DENSITY,
+                          "attenuation_min_db_cm_mhz": ATTENUATION_MIN, "attenuation_max_db_cm_mhz": ATTENUATION_MAX,
+                          "attenuation_exponent": ATTENUATION_EXPONENT, "porosity_scale_hu": POROSITY_SCALE_HU,
+                          "bone_threshold_hu": BONE_THRESHOLD_HU}}
+
 
 def porosity(hu: np.ndarray) -> np.ndarray:
     """Aubry's porosity: 1 for water and anything less dense, 0 at 1000 HU and above."""
     return np.clip(1.0 - np.asarray(hu, np.float64) / POROSITY_SCALE_HU, 0.0, 1.0)
 
 
-def hu_to_acoustic(hu: np.ndarray, frequency_mhz: float = DEFAULT_FREQUENCY_MHZ) -> AcousticMaps:
-    """The porosity model's maps at ``frequency_mhz`` (see the module docstring)."""
+def check_frequency(frequency_mhz: float) -> float:
+    """``--frequency`` in MHz, refusing what no transcranial transducer uses (0 to 10 MHz)."""
     if not 0 < frequency_mhz <= 10:
         raise InputError(f"--frequency {frequency_mhz:g}: must be in MHz, above 0 and at most 10")
+    return frequency_mhz
+
+
+def hu_to_acoustic(hu: np.ndarray, frequency_mhz: float = DEFAULT_FREQUENCY_MHZ) -> AcousticMaps:
+    """The porosity model's maps at ``frequency_mhz`` (see the module docstring)."""
+    check_frequency(frequency_mhz)
     phi = porosity(hu)
     bone = np.asarray(hu) > BONE_THRESHOLD_HU
     attenuation = np.where(bone, ATTENUATION_MIN + (ATTENUATION_MAX - ATTENUATION_MIN) * phi**ATTENUATION_EXPONENT, 0.0)
