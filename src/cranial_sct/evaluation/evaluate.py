@@ -203,7 +203,7 @@ def _load_anatomy(files: ReferenceFiles, ct: Volume, inside: np.ndarray, bone_th
         _require_same_grid(volume, ct, files.labels, files.ct)
         labels = np.asarray(volume.array)
     try:
-        return reference_anatomy(ct.array, inside, ct.affine, bone_threshold_hu, labels)
+        return reference_anatomy(ct.array, inside, ct.affine, ct.spacing, bone_threshold_hu, labels)
     except InputError as error:
         raise InputError(f"{files.ct}: {error}") from error
 

@@ -14,7 +14,10 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
+from cranial_sct.hounsfield import AIR_BELOW_HU
+
 CORTICAL_DEPTH_MM = 15.0  # a cortical target lies this far inside the inner table of the skull
+SEAL_GAPS_MM = 10.0  # gaps in a slice's bone ring up to this wide are closed before its inside is filled
 
 
 def superior_axis(affine: np.ndarray) -> int:
@@ -22,11 +25,20 @@ def superior_axis(affine: np.ndarray) -> int:
     return int(np.flatnonzero(nib.orientations.io_orientation(affine)[:, 0] == 2)[0])
 
 
-def intracranial_cavity(bone: np.ndarray, inside: np.ndarray, axis: int) -> np.ndarray:
-    """What the skull encloses: per axial slice the holes of the bone ring, minus bone, inside the
-    head; the largest connected piece (the brain's compartment, not an orbit or a sinus)."""
-    filled = np.stack([ndimage.binary_fill_holes(s) for s in np.moveaxis(bone, axis, 0)], axis=0)
-    cavity = np.moveaxis(filled, 0, axis) & ~bone & inside
+def intracranial_cavity(ct: np.ndarray, inside: np.ndarray, axis: int, spacing: Sequence[float], bone_threshold_hu: float) -> np.ndarray:
+    """What the skull encloses: per axial slice the holes of the bone ring, its gaps up to
+    ``SEAL_GAPS_MM`` (a sinus wall, a foramen) sealed first, minus bone and air, inside the head; the
+    largest connected piece (the brain's compartment, not an orbit)."""
+    bone = (np.asarray(ct) > bone_threshold_hu) & inside
+    in_plane = [s for a, s in enumerate(spacing) if a != axis]
+    radius = [int(np.ceil(SEAL_GAPS_MM / 2 / s)) for s in in_plane]
+    grid = np.indices([2 * r + 1 for r in radius]) - np.reshape(radius, (2, 1, 1))
+    disc = ((grid * np.reshape(in_plane, (2, 1, 1))) ** 2).sum(axis=0) <= (SEAL_GAPS_MM / 2) ** 2
+    inner = (slice(radius[0], -radius[0]), slice(radius[1], -radius[1]))
+    filled = [ndimage.binary_erosion(ndimage.binary_fill_holes(ndimage.binary_dilation(np.pad(s, radius), disc)), disc)[inner]
+              for s in np.moveaxis(bone, axis, 0)]  # grow the ring to seal its gaps, fill it, shrink the fill back
+    filled = np.moveaxis(np.stack(filled), 0, axis)
+    cavity = filled & ~bone & (np.asarray(ct) >= AIR_BELOW_HU) & inside
     labelled, count = ndimage.label(cavity)
     if count == 0:
         return cavity

@@ -55,11 +55,11 @@ class Anatomy:
     regions: dict[str, np.ndarray] | None = field(default=None)
 
 
-def reference_anatomy(ct: np.ndarray, inside: np.ndarray, affine: np.ndarray, bone_threshold_hu: float,
+def reference_anatomy(ct: np.ndarray, inside: np.ndarray, affine: np.ndarray, spacing: Sequence[float], bone_threshold_hu: float,
                       labels: np.ndarray | None = None) -> Anatomy:
     """Cavity from the CT's bone; brain regions from tissue labels when there are some."""
     axis = geometry.superior_axis(affine)
-    cavity = geometry.intracranial_cavity((np.asarray(ct) > bone_threshold_hu) & inside, inside, axis)
+    cavity = geometry.intracranial_cavity(ct, inside, axis, spacing, bone_threshold_hu)
     if not cavity.any():
         raise InputError("the reference CT's skull encloses no cavity in any axial slice; task metrics need a skull")
     regions = pet.brain_regions(labels, affine) if labels is not None else None

@@ -111,6 +111,7 @@ class Setup:
     shape: tuple[int, int]
     source: np.ndarray  # bool mask of the transducer's arc on the grid
     target_mm: np.ndarray
+    radius_mm: float  # the arc's radius: the focal length
     frequency_mhz: float
 
     def points_mm(self) -> np.ndarray:
@@ -150,7 +151,7 @@ def transducer_setup(head: np.ndarray, spacing: Sequence[float], target: Sequenc
     pixels = np.rint((target_mm + radius * arc - origin) / step).astype(int)
     source = np.zeros(shape, bool)
     source[pixels[:, 0], pixels[:, 1]] = True
-    return Setup(origin, step, shape, source, target_mm, frequency_mhz)
+    return Setup(origin, step, shape, source, target_mm, radius, frequency_mhz)
 
 
 def on_grid(image: np.ndarray, spacing: Sequence[float], setup: Setup, order: int, outside: float) -> np.ndarray:
@@ -171,18 +172,17 @@ def _jwave():
     return FourierSeries, simulate_wave_propagation, Domain, DistributedTransducer, Medium, TimeAxis
 
 
-def pressure_amplitude(hu_slice: np.ndarray, spacing: Sequence[float], setup: Setup) -> np.ndarray:
-    """Steady-state pressure amplitude on the setup's grid (arbitrary units, the same for every run of
-    one setup), the slice's HU mapped by ``hu_to_acoustic`` and simulated with jwave."""
+def pressure_amplitudes(hu_slices: Sequence[np.ndarray], spacing: Sequence[float], setup: Setup) -> list[np.ndarray]:
+    """Steady-state pressure amplitude on the setup's grid for each slice (arbitrary units, the same
+    for every slice of one setup), its HU mapped by ``hu_to_acoustic`` and simulated with jwave; the
+    solver is compiled once per setup."""
     import jax
     import jax.numpy as jnp
 
     FourierSeries, simulate, Domain, DistributedTransducer, Medium, TimeAxis = _jwave()
-    maps = hu_to_acoustic(on_grid(hu_slice, spacing, setup, 1, HU_AIR), setup.frequency_mhz)
     step_m, frequency = setup.step_mm * 1e-3, setup.frequency_mhz * 1e6
     domain = Domain(setup.shape, (step_m, step_m))
     field = lambda a: FourierSeries(jnp.asarray(a, jnp.float32)[..., None], domain)  # noqa: E731
-    medium = Medium(domain, sound_speed=field(maps.sound_speed), density=field(maps.density), pml_size=PML_POINTS)
     per_period = int(np.ceil(1.0 / (frequency * CFL * step_m / BONE_SOUND_SPEED)))  # whole steps per period
     dt = 1.0 / (frequency * per_period)
     crossing = np.hypot(*setup.shape) * step_m / WATER_SOUND_SPEED
@@ -192,9 +192,14 @@ def pressure_amplitude(hu_slice: np.ndarray, spacing: Sequence[float], setup: Se
     signal = np.sin(2 * np.pi * frequency * t) * np.minimum(t * frequency / 2, 1.0)  # two-period ramp
     source = DistributedTransducer(field(setup.source), jnp.asarray(signal, jnp.float32), dt, domain)
     run = jax.jit(lambda m: simulate(m, time_axis, sources=source, sensors=lambda p, u, rho: p.on_grid[..., 0]))
-    recorded = np.asarray(run(medium))[-RECORDED_PERIODS * per_period:]
-    phase = np.exp(-2j * np.pi * frequency * t[-len(recorded):])
-    return 2.0 / len(recorded) * np.abs(np.tensordot(phase, recorded, axes=(0, 0)))
+    phase = np.exp(-2j * np.pi * frequency * t[-RECORDED_PERIODS * per_period:])
+    amplitudes = []
+    for hu in hu_slices:
+        maps = hu_to_acoustic(on_grid(hu, spacing, setup, 1, HU_AIR), setup.frequency_mhz)
+        medium = Medium(domain, sound_speed=field(maps.sound_speed), density=field(maps.density), pml_size=PML_POINTS)
+        recorded = np.asarray(run(medium))[-len(phase):]
+        amplitudes.append(2.0 / len(phase) * np.abs(np.tensordot(phase, recorded, axes=(0, 0))))
+    return amplitudes
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,6 @@ def simulate_target(name: str, ct_slice: np.ndarray, sct_slice: np.ndarray, head
     searched inside the reference cavity (the brain side of the skull)."""
     setup = transducer_setup(head, spacing, target, direction, frequency_mhz)
     region = on_grid(cavity, spacing, setup, 0, 0.0) > 0.5
-    amplitudes = [pressure_amplitude(image, spacing, setup) for image in (ct_slice, sct_slice)]
+    amplitudes = pressure_amplitudes([ct_slice, sct_slice], spacing, setup)
     foci = [focus(a, region, setup) for a in amplitudes]
     return TargetResult(name, setup, *foci, *amplitudes)
