@@ -1,7 +1,9 @@
 """HU to the physical quantities downstream software needs: 511 keV attenuation and electron density.
 
 PET/MR attenuation correction wants the linear attenuation coefficient at 511 keV (cm^-1); dose
-calculation wants electron density relative to water. Both are piecewise-linear maps of HU.
+calculation wants electron density relative to water. Both are piecewise-linear maps of HU, as is
+any scanner calibration a user gives as a CSV (density here, proton stopping power in
+``tasks.proton``), read and applied by the one pair of functions below.
 """
 
 from __future__ import annotations
