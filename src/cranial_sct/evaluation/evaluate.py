@@ -199,7 +199,7 @@ def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseM
         spread = read_nifti(case.uncertainty_path)  # not read_volume: a constant map (one pass) is valid
         _require_same_grid(spread, sct, case.uncertainty_path, ref.ct)
         uncertainty = np.asarray(spread.array)
-    metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, uncertainty, **keys, skull_source=source)
+    metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.affine, uncertainty, **keys, skull_source=source)
 
 
 def _case_record(out_dir: str | os.PathLike[str], case: PredictedCase) -> Path:

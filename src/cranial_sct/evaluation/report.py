@@ -36,12 +36,14 @@ from cranial_sct.io.atomic import atomic_path
 LABELS = {
     "mae": "MAE (HU)", "me": "ME (HU)", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
     "mae_bone": "Bone MAE (HU)", "mae_soft": "Soft-tissue MAE (HU)", "mae_air": "Air MAE (HU)",
+    "dice_vault": "Skull Dice, vault", "dice_base": "Skull Dice, base + face", "mae_vault": "MAE above the vault's floor (HU)",
+    "mae_base": "MAE under the vault's floor (HU)",
     "dice": "Skull Dice", "jaccard": "Skull Jaccard", "hd95_mm": "Skull HD95 (mm)", "mu_rel_error_pct": "μ-map error (%)",
     "uncertainty_spearman": "Uncertainty–error ρ",
 }
-HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard", "uncertainty_spearman"}
+HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "dice_vault", "dice_base", "jaccard", "uncertainty_spearman"}
 SIGNED_METRICS = {"me"}  # best when closest to zero
-DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "jaccard": 3, "uncertainty_spearman": 2, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
+DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "dice_vault": 3, "dice_base": 3, "jaccard": 3, "uncertainty_spearman": 2, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
 BOXPLOT_METRICS = ("mae", "mae_bone", "dice")
 TESTED_METRICS = ("mae", "mae_bone", "dice", "hd95_mm", "ssim", "ms_ssim")
 SIGNIFICANCE = 0.05
