@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 VAULT_SHARE = 0.45  # the vault: the upper 45 % of the skull's height
-REGIONS = ("vault", "base")  # "base": skull base, face, mandible and upper spine, everything under the vault
+REGIONS = {"vault": "vault", "base": "skull base + face"}  # "base": skull base, face, mandible and upper spine, all under the vault
 
 
 def world_height(shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray:
