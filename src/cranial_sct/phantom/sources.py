@@ -127,8 +127,7 @@ def deformed_labels(head: SourceHead, rng: np.random.Generator, grid: Grid) -> t
     scale = np.exp(rng.normal(0.0, SCALE_SD) + rng.normal(0.0, AXIS_SCALE_SD, 3))
     coarse = design_grid()
     displacement = [DEFORM_MM * smooth_field(rng, coarse, DEFORM_SCALE_MM) for _ in range(3)]
-    brain = np.argwhere(np.isin(head.labels, BRAIN_TISSUES))
-    centre = head.affine[:3, :3] @ brain.mean(axis=0) + head.affine[:3, 3]
+    centre = head.affine[:3, :3] @ np.array(ndimage.center_of_mass(np.isin(head.labels, BRAIN_TISSUES))) + head.affine[:3, 3]
     to_source = np.linalg.inv(head.affine)
     matrix = to_source[:3, :3] @ np.linalg.inv(Rotation.from_euler("xyz", rotation_deg, degrees=True).as_matrix() @ np.diag(scale))
     offset = to_source[:3, :3] @ centre + to_source[:3, 3]
