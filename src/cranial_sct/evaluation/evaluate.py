@@ -10,7 +10,9 @@ or a single method without the ``<method>`` level (``PRED/<subject>/sct_...``; t
 PRED's folder name). ``<field>`` is the MR field strength as ``f"{tesla:g}"`` (``1.5``, ``0.064``,
 ``7``) or ``unknown``; ``<contrast>`` the MR input (``t1w``, ``flair``, ``t1w+flair``...). Without a
 skull file, the skull is the sCT above the bone threshold (recorded in ``skull_source``). Like every
-metric, the skull is compared inside the head mask only. With an uncertainty map, each case also gets
+metric, the skull is compared inside the head mask only; skull Dice and head MAE are also given for the vault and
+for the skull base with the face (``dice_vault``, ``dice_base``, ``mae_vault``, ``mae_base``; the split is
+:mod:`cranial_sct.evaluation.regions`). With an uncertainty map, each case also gets
 the Spearman rank correlation between the uncertainty and the absolute error (does the map point at
 the errors?).
 

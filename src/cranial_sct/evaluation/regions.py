@@ -5,8 +5,8 @@ skull's height below its top; everything under the plane (skull base, orbits, fa
 "base". Height is the world's superior axis (RAS z of each voxel centre, through the affine), and the skull's
 height runs from its lowest to its highest voxel (the reference bone: CT above the bone threshold in the head).
 Why by height: it needs nothing but the reference skull, so it applies to the phantom, to a CT-derived head and to
-a real scan alike, and it is the split of issue 21's figures (docs/notes/regions.md measures where it falls on a
-real CT). Two caveats: the plane moves with the field of view (a scan cut at the jaw puts it lower than one
+a real scan alike, and it is the split of issue 21's figures (docs/notes/anatomy-vs-ct.md gives the share of the
+bone it puts in the vault on real and phantom CTs). Two caveats: the plane moves with the field of view (a scan cut at the jaw puts it lower than one
 reaching C3), and it does not follow a tilted head; the orbitomeatal plane would, but needs landmarks that no
 reference here has.
 """
