@@ -11,7 +11,7 @@ Subject ``i`` of a cohort draws source head ``i mod n`` (heads sorted by file na
 choosing subjects; the manifest's ``anatomy`` column names each subject's head. Every draw of a real head is a new
 head: a random similarity (rotation up to ``ROTATION_DEG`` about each axis, an overall scale and a per-axis one), a
 smooth displacement (``DEFORM_MM`` over ``DEFORM_SCALE_MM``), the cranial cavity centred where the procedural one
-is, the skull's outer surface moved in or out by up to ``THICKNESS_MM`` (a smooth field), and the marrow varied: a
+is, the skull's outer surface moved in or out by a smooth field of sd ``THICKNESS_MM``, and the marrow varied: a
 label map's skull re-split into cortical tables ``TABLE_MM`` thick around a diploe (its own split came from MR), a
 CT's cortical/cancellous threshold drawn within ``CORTICAL_HU``. Labels are drawn on the phantom's 2x finer grid and
 averaged into :class:`TissueFractions`, which the same CT model and MR physics render as a procedural head's.
