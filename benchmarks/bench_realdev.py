@@ -1,6 +1,6 @@
 """A checkpoint on the real head scans of ``../shared/realdev``: skull Dice per case, and panels to look at.
 
-    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4] [--deep-mm 15] [--tta] [--keep-bone-islands]
+    .venv/bin/python benchmarks/bench_realdev.py --checkpoint CK [--realdev ../shared/realdev] [--out runs/realdev] [--band-mm 4] [--deep-mm 15] [--tta] [--keep-bone-islands] [--keep-air-pockets]
 
 For every case with an MR, ``predict`` runs as a user would run it (the checkpoint's plan resamples the
 scan; the field strength comes from ``info.json``). Where ``skull_ref.nii.gz`` exists the script prints
@@ -9,8 +9,12 @@ skull base, both masks are restricted to the skull band (``bem_labels.nii.gz`` =
 ``--band-mm`` (see realdev/README.md), and a second line says which share of the predicted skull lies
 on the brain side of the band, in it and on the scalp side (a band shifted outwards or inwards). For every case
 with a reference it prints the predicted skull inside the cranial cavity and over ``--deep-mm`` from the
-reference skull, in mL: bone where the brain is (ventricles called bone), which a look at three slices can miss,
-and every case how much of the skull ``predict`` removed as deep islands (``--keep-bone-islands`` keeps them).
+reference skull, in mL: bone where the brain is (ventricles called bone), which a look at three slices can miss;
+beside it the air inside the brain (sCT below the air line in the cranial cavity, and the part of it over ``--deep-mm``
+from the reference skull), and the skull Dice of each region (``cranial_sct.evaluation.regions``: the vault, the upper
+45 % of the reference skull's height, and the skull base with the face under it). Every case it prints how much of the
+skull ``predict`` removed as deep islands (``--keep-bone-islands`` keeps them) and how much brain air it filled
+(``--keep-air-pockets`` keeps it).
 Where a reference exists it also prints a ceiling: the best Dice of the MR's dark band, thresholded with the
 reference's help (``threshold_ceiling``), which shows how far a reference departs from what the MR shows,
 and where the two skulls lie on the vault (``vault_depths``): the median depth under the skin of the reference
@@ -40,13 +44,15 @@ from scipy import ndimage  # noqa: E402
 
 from cranial_sct.evaluation.figures import png_bytes  # noqa: E402
 from cranial_sct.evaluation.metrics import dice, hd95_mm  # noqa: E402
+from cranial_sct.evaluation.regions import REGIONS, VAULT_SHARE, head_regions  # noqa: E402
+from cranial_sct.hounsfield import AIR_BELOW_HU  # noqa: E402
 from cranial_sct.io import read_volume  # noqa: E402
+from cranial_sct.phantom.label_maps import RING_GAP_MM, inside_axial_rings  # noqa: E402
 from cranial_sct.preprocess.geometry import reorient  # noqa: E402
 from cranial_sct.preprocess.masks import mr_head_mask  # noqa: E402
 from cranial_sct.prediction import PredictOptions, parse_field, predict_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RING_GAP_MM = 10.0  # gaps in a reference skull ring that are closed before its inside is filled
 VAULT_ABOVE_MM = 10.0  # the vault: above the reference skull's median height by this much
 DEPTH_BIN_MM = 1.0  # depth profile bins under the skin
 
@@ -64,32 +70,32 @@ def scoring_region(layers: np.ndarray | None, shape: tuple[int, ...], spacing: t
     return ndimage.distance_transform_edt(layers != 2, sampling=spacing) <= band_mm
 
 
-def cranial_cavity(layers: np.ndarray | None, reference: np.ndarray, affine: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+def cranial_cavity(layers: np.ndarray | None, reference: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """Inside the skull: mne_sample's BEM inner-skull compartment; else the reference skull's axial rings, their
     gaps up to ``RING_GAP_MM`` closed, filled (slices where a ring stays open, at the skull base, add nothing)."""
-    if layers is not None:
-        return layers == 1
-    axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
-    radius = round(RING_GAP_MM / min(s for k, s in enumerate(spacing) if k != axis))
-    disk = np.hypot(*np.ogrid[-radius:radius + 1, -radius:radius + 1]) <= radius
-    inside = slice(radius + 1, -radius - 1)  # padded so that a ring at the image's edge closes too
-
-    def filled(ring: np.ndarray) -> np.ndarray:
-        return ndimage.binary_fill_holes(ndimage.binary_closing(np.pad(ring, radius + 1), disk))[inside, inside]
-
-    rings = np.moveaxis(reference, axis, 0)
-    return np.moveaxis(np.stack([filled(ring) for ring in rings]), 0, axis) & ~reference
+    return layers == 1 if layers is not None else inside_axial_rings(reference, affine, RING_GAP_MM)
 
 
-def bone_in_brain_ml(layers: np.ndarray | None, reference: np.ndarray, predicted: np.ndarray, affine: np.ndarray,
-                     spacing: tuple[float, ...], deep_mm: float) -> float:
-    """Predicted skull inside the cranial cavity and more than ``deep_mm`` from the reference skull (the BEM band
-    where there is one) in mL: bone where the brain is, such as ventricles called bone. Skull-base crests reach a
-    few mm into the cavity, and a band shifted inwards by a few mm is the Dice's business, so neither counts here."""
+def brain(layers: np.ndarray | None, reference: np.ndarray, affine: np.ndarray, spacing: tuple[float, ...],
+          deep_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cranial cavity, and its part more than ``deep_mm`` from the reference skull (the BEM band where there is
+    one): where no bone and no air may be. Skull-base crests reach a few mm into the cavity, and a band shifted
+    inwards by a few mm is the Dice's business, so the deep part is what bone inside the brain counts."""
     bone = reference if layers is None else layers == 2
-    cavity = cranial_cavity(layers, reference, affine, spacing)
-    deep = cavity & (ndimage.distance_transform_edt(~bone, sampling=spacing) > deep_mm)
-    return float((predicted & deep).sum() * np.prod(spacing) / 1000.0)
+    cavity = cranial_cavity(layers, reference, affine)
+    return cavity, cavity & (ndimage.distance_transform_edt(~bone, sampling=spacing) > deep_mm)
+
+
+def millilitres(mask: np.ndarray, spacing: tuple[float, ...]) -> float:
+    return float(mask.sum() * np.prod(spacing) / 1000.0)
+
+
+def region_dice(predicted: np.ndarray, reference: np.ndarray, affine: np.ndarray, spacing: tuple[float, ...]) -> str:
+    """Skull Dice of the vault and of the skull base with the face (both masks already restricted to where the
+    reference is defined), with each region's share of the reference bone."""
+    parts = [f"{REGIONS[name]} {dice(predicted & region, reference & region):.3f} ({millilitres(reference & region, spacing):.0f} mL)"
+             for name, region in head_regions(reference, affine).items()]
+    return f"  skull Dice by region (vault: upper {VAULT_SHARE:.0%} of the reference skull's height): " + ", ".join(parts)
 
 
 def threshold_ceiling(mr: np.ndarray, head: np.ndarray, reference: np.ndarray, region: np.ndarray, spacing: tuple[float, ...],
@@ -166,6 +172,7 @@ def main() -> None:
     parser.add_argument("--deep-mm", type=float, default=15.0, help="how far from the reference skull bone counts as inside the brain")
     parser.add_argument("--tta", action="store_true", help="predict with test-time mirroring (predict --tta)")
     parser.add_argument("--keep-bone-islands", action="store_true", help="keep the skull's deep islands (predict --keep-bone-islands)")
+    parser.add_argument("--keep-air-pockets", action="store_true", help="keep the brain's air pockets (predict --keep-air-pockets)")
     args = parser.parse_args()
     sections = []
     print(f"{'case':<20} {'field':>6} {'skull Dice':>10} {'HD95 mm':>8} {'predict s':>9}  scored where")
@@ -175,7 +182,8 @@ def main() -> None:
         out = args.out / case_dir.name
         start = time.perf_counter()
         predict_files([args.checkpoint], {"t1w": case_dir / "mr.nii.gz"}, out, parse_field(field),
-                      options=PredictOptions(tta=args.tta, keep_bone_islands=args.keep_bone_islands, overwrite=True))
+                      options=PredictOptions(tta=args.tta, keep_bone_islands=args.keep_bone_islands,
+                                               keep_air_pockets=args.keep_air_pockets, overwrite=True))
         seconds = time.perf_counter() - start  # read, predict and write, as the user waits for it
         mr = read_volume(case_dir / "mr.nii.gz")
         sct, skull = (read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull"))
@@ -192,16 +200,22 @@ def main() -> None:
                     + (f"within {args.band_mm:g} mm of the BEM skull band" if region.mean() < 1 else "whole volume"))
             if layers is not None:
                 line += "\n" + band_sides(layers, predicted)
-            deep_bone = bone_in_brain_ml(layers, reference, skull_mask, mr.affine, mr.spacing, args.deep_mm)
+            line += "\n" + region_dice(predicted, reference & region, mr.affine, mr.spacing)
+            cavity, deep = brain(layers, reference, mr.affine, mr.spacing, args.deep_mm)
+            air = np.asarray(sct.array) < AIR_BELOW_HU
             mr_array = np.asarray(mr.array, np.float32)
             head = mr_head_mask(mr_array)
             ceiling, fraction = threshold_ceiling(mr_array, head, reference, region, mr.spacing, args.band_mm)
             line += f"\n  ceiling: the MR thresholded at {fraction:.2f} x its 90th percentile within {args.band_mm:g} mm of the reference: Dice {ceiling:.3f}"
-            line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {deep_bone:.2f} mL"
+            line += f"\n  bone inside the brain (in the cranial cavity, over {args.deep_mm:g} mm from the reference skull): {millilitres(skull_mask & deep, mr.spacing):.2f} mL"
+            line += (f"\n  air inside the brain (sCT < {AIR_BELOW_HU:g} HU): {millilitres(air & cavity, mr.spacing):.2f} mL in the cranial cavity, "
+                     f"{millilitres(air & deep, mr.spacing):.2f} mL over {args.deep_mm:g} mm from the reference skull")
             vault_line, profile = vault_depths(mr_array, head, reference, skull_mask, mr.affine, mr.spacing)
             line += "\n" + vault_line
-        removed = json.loads((out / "sct.json").read_text())["bone_islands"]["removed_ml"]
+        sidecar = json.loads((out / "sct.json").read_text())
+        removed, filled = sidecar["bone_islands"]["removed_ml"], sidecar["air_pockets"]["filled_ml"]
         line += "\n  deep bone islands: " + ("kept" if removed is None else f"{removed:.2f} mL removed")
+        line += "; brain air pockets: " + ("kept" if filled is None else f"{filled:.2f} mL filled")
         print(line, flush=True)
         ras = lambda array: reorient(mr.with_array(np.asarray(array)), "RAS")[0].array  # noqa: E731
         picture = panel(ras(mr.array.astype(np.float32)), ras(sct.array), ras(skull.array) > 0, None if reference is None else ras(reference))

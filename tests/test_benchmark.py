@@ -102,7 +102,7 @@ def test_standard_preset_trains_each_network_once_per_seed() -> None:
 
 def rows_for(method: str, field_T: str, bone: list[float], dice: float = 0.8, contrast: str = "t1w") -> list[dict]:
     return [{"method": method, "subject": f"sub-{i}", "field_T": field_T, "contrast": contrast, "mae_bone": value, "dice": dice,
-             "mae": 50.0} for i, value in enumerate(bone)]
+             "dice_vault": dice + 0.1, "dice_base": dice - 0.1, "mae": 50.0} for i, value in enumerate(bone)]
 
 
 def test_accuracy_table_gives_seed_spread_changes_and_the_paired_comparison() -> None:
@@ -114,9 +114,10 @@ def test_accuracy_table_gives_seed_spread_changes_and_the_paired_comparison() ->
             + rows_for("bulk-density", "1.5", [900.0] * 6) + rows_for("cascade-resunet-seed0", "1.5", [1.0] * 6, contrast="t1w+flair"))
     lines = accuracy_table(rows, "t1w", "1.5").splitlines()
     # cascade at 1.5 T: seed means 202.5 and 212.5 -> 207.5 ± 7.1; at 7 T 252.5 and 272.5 -> 262.5, change +55.0
-    assert "| 1.5 | cascade-resunet | 6 | 2 | 50.0 ± 0.0 | 207.5 ± 7.1 | 0.800 ± 0.000 | +0.0 |" in lines
-    assert "| 7 | cascade-resunet | 6 | 2 | 50.0 ± 0.0 | 262.5 ± 14.1 | 0.800 ± 0.000 | +55.0 |" in lines
-    assert "| 1.5 | bulk-density | 6 | 1 | 50.0 | 900.0 | 0.800 | +0.0 |" in lines
+    both = "0.800 ± 0.000 | 0.900 ± 0.000 | 0.700 ± 0.000"  # skull Dice: whole, vault, base + face
+    assert f"| 1.5 | cascade-resunet | 6 | 2 | 50.0 ± 0.0 | 207.5 ± 7.1 | {both} | +0.0 |" in lines
+    assert f"| 7 | cascade-resunet | 6 | 2 | 50.0 ± 0.0 | 262.5 ± 14.1 | {both} | +55.0 |" in lines
+    assert "| 1.5 | bulk-density | 6 | 1 | 50.0 | 900.0 | 0.800 | 0.900 | 0.700 | +0.0 |" in lines
     comparison = lines[lines.index("| field (T) | bone MAE ratio | bone p | bone p_holm | head MAE p | Dice p | drop ratio |") + 2:]
     # every subject better with the cascade: the exact two-sided p for 6 pairs is 2 / 64; drop 55 vs 120
     assert comparison[0].startswith(f"| 1.5 | {207.5 / 302.5:.3f} | 0.0312 |") and comparison[1].endswith(f"| {55 / 120:.2f} |")

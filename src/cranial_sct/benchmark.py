@@ -299,7 +299,8 @@ def record_config(config: BenchmarkConfig, path: Path) -> None:
         tmp.write_text(text)
 
 
-TABLE_METRICS = {"mae": "head MAE (HU)", "mae_bone": "bone MAE (HU)", "dice": "skull Dice"}
+TABLE_METRICS = {"mae": "head MAE (HU)", "mae_bone": "bone MAE (HU)", "dice": "skull Dice", "dice_vault": "skull Dice, vault",
+                 "dice_base": "skull Dice, base + face"}
 
 
 def _field_order(field_T: str, train_field: str) -> tuple[bool, float]:
@@ -329,7 +330,7 @@ def _p(test: dict[str, Any], key: str = "p") -> str:
 
 
 def accuracy_table(rows: list[dict[str, Any]], contrast: str, train_field: str) -> str:
-    """Markdown for one input set: head MAE, bone MAE and skull Dice per field and method as mean ± sd over
+    """Markdown for one input set: head MAE, bone MAE and skull Dice (whole, vault, base + face) per field and method as mean ± sd over
     training seeds (each seed's mean over the test subjects), the bone-MAE change from ``train_field`` (same
     subjects), then cascade against direct per field: bone-MAE ratio and paired Wilcoxon p over subjects
     (each subject's value the mean over seeds), Holm-adjusted over the fields."""
@@ -340,12 +341,12 @@ def accuracy_table(rows: list[dict[str, Any]], contrast: str, train_field: str) 
     bone = {key: _over_seeds(group, "mae_bone")[0]["mean"] for key, group in groups.items()}
     header = "| field (T) | method | subjects | seeds | " + " | ".join(TABLE_METRICS.values()) + " | bone MAE change |"
     lines = [f"### Inputs {contrast}", "", f"Mean ± sd over training seeds; change = bone MAE at the field minus at {train_field} T (same subjects).", "",
-             header, "|---|---|---|---|---|---|---|---|"]
+             header, "|---" * (len(TABLE_METRICS) + 5) + "|"]
     for field_T, method in sorted(groups, key=lambda key: (*_field_order(key[0], train_field), key[1])):
         group = groups[(field_T, method)]
         stats = {metric: _over_seeds(group, metric) for metric in TABLE_METRICS}
         change = bone[(field_T, method)] - bone.get((train_field, method.split("-ft")[0]), float("nan"))
-        cells = " | ".join(_format(stats[m][0], 3 if m == "dice" else 1) for m in TABLE_METRICS)
+        cells = " | ".join(_format(stats[m][0], 3 if m.startswith("dice") else 1) for m in TABLE_METRICS)
         lines.append(f"| {field_T} | {method} | {stats['mae'][1]} | {len({r['seed'] for r in group})} | {cells} | {change:+.1f} |")
     for cascade in sorted({m for _, m in groups if m.startswith("cascade-") and "-ft" not in m}):
         direct = "direct-" + cascade.removeprefix("cascade-")

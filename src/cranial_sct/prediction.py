@@ -78,6 +78,7 @@ class PredictOptions:
     volume: int | None = None  # volume of a 4D input
     allow_gaps: bool = False  # interpolate missing DICOM slices instead of refusing
     keep_bone_islands: bool = False  # keep skull pieces lying wholly deep inside the head (inference.islands)
+    keep_air_pockets: bool = False  # keep air pockets lying wholly deep in the brain, away from bone (inference.air_pockets)
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def _predict_and_write(
     field_T = field_T if field_T is not None else _metadata_field(next(iter(mr.values())))
     mask = read_volume(mask_path) if mask_path is not None else None
     prediction = predict_volume(models, info, mr, field_T, tta=options.tta, device=options.device, head_mask=mask, overlap=options.overlap,
-                                keep_bone_islands=options.keep_bone_islands)
+                                keep_bone_islands=options.keep_bone_islands, keep_air_pockets=options.keep_air_pockets)
     record = {
         "checkpoints": [str(resolve(c).resolve()) for c in checkpoints],
         "inputs": {contrast: str(Path(path).resolve()) for contrast, path in mr_paths.items()},

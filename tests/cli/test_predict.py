@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cranial_sct.cli import main
+from cranial_sct.inference.air_pockets import POCKET_DEPTH_MM
 from cranial_sct.inference.islands import ISLAND_DEPTH_MM
 from cranial_sct.io import nifti, read_volume, write_volume
 from cranial_sct.preprocess.geometry import crop, reorient
@@ -69,12 +70,15 @@ def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dic
     assert sidecar["plan"]["spacing_mm"] == [4.0, 4.0, 4.0] and sidecar["plan"]["head_mask"] == "mr-log-otsu"
     assert any("field strength 7 T not seen in training" in w for w in sidecar["ood_warnings"])
     assert sidecar["bone_islands"]["removed_ml"] >= 0 and sidecar["bone_islands"]["depth_mm"] == ISLAND_DEPTH_MM
+    assert sidecar["air_pockets"]["filled_ml"] >= 0 and sidecar["air_pockets"]["depth_mm"] == POCKET_DEPTH_MM
 
 
-def test_deep_bone_islands_are_kept_on_request(cli, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
-    result = cli("predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--out", tmp_path, "--keep-bone-islands")
+def test_deep_bone_islands_and_air_pockets_are_kept_on_request(cli, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    result = cli("predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--out", tmp_path, "--keep-bone-islands",
+                 "--keep-air-pockets")
     assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "sct.json").read_text())["bone_islands"]["removed_ml"] is None
+    sidecar = json.loads((tmp_path / "sct.json").read_text())
+    assert sidecar["bone_islands"]["removed_ml"] is None and sidecar["air_pockets"]["filled_ml"] is None
 
 
 def test_a_cohort_is_sharded_resumed_and_evaluated(

@@ -196,8 +196,8 @@ def test_case_metrics_accumulates_and_aggregates(pair) -> None:
     ct, sct, mask = pair
     metrics = CaseMetrics("synthrad2025", bone_threshold_hu=300.0, mu_map=True)
     skull = (ct > 300) & mask
-    first = metrics(ct, sct, mask, skull, (1.0, 1.0, 1.0), method="a", subject="s1")
-    metrics(ct, ct, mask, skull, (1.0, 1.0, 1.0), method="a", subject="s2")
+    first = metrics(ct, sct, mask, skull, np.eye(4), method="a", subject="s1")
+    metrics(ct, ct, mask, skull, np.eye(4), method="a", subject="s2")
     assert first["method"] == "a" and first["dice"] == 1.0 and "ms_ssim" in first and "mu_rel_error_pct" in first
     (group,) = metrics.aggregate(["method"])
     assert group["method"] == "a" and group["mae"]["n"] == 2

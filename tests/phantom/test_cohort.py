@@ -29,6 +29,7 @@ def test_manifest_and_files_agree(cohort):
     mr = [r for r in rows if r.modality == "mr"]
     assert {(r.field_T, r.contrast) for r in mr} == {(f"{f:g}", c) for f in FIELDS for c in CONTRASTS}
     assert all(r.path.endswith(f"mr_{r.field_T}T_{r.contrast}.nii.gz") for r in mr)
+    assert {r.anatomy for r in rows} == {"procedural"}  # the default source, recorded per row
     assert not list(folder.rglob(".partial-*"))
 
 

@@ -40,7 +40,7 @@ def evaluate_command(
         typer.echo(
             f"{group['method']:>14} {group['field_T']:>6} T  n={group['mae']['n']:<3} "
             f"MAE {group['mae']['mean']:7.1f} HU  bone MAE {group['mae_bone']['mean']:7.1f} HU  "
-            f"Dice {group['dice']['mean']:.3f}"
+            f"Dice {group['dice']['mean']:.3f} (vault {group['dice_vault']['mean']:.3f}, base + face {group['dice_base']['mean']:.3f})"
             + "".join(f"  {name} {group[name]['mean']:.2f}" for name in HEADLINE_TASK_METRICS if name in group)
         )
     typer.echo(f"{len(rows)} cases -> {out / 'metrics.csv'}, {out / 'summary.json'}")

@@ -39,6 +39,7 @@ def predict_command(
     volume: Optional[int] = typer.Option(None, "--volume", help="Volume index K of a 4D MR image."),
     allow_gaps: bool = typer.Option(False, "--allow-gaps", help="Interpolate missing DICOM slices instead of refusing the series."),
     keep_bone_islands: bool = typer.Option(False, "--keep-bone-islands", help="Keep the skull's deep islands: pieces lying wholly deep inside the head, joined to no other bone (removed by default: no bone of a head lies there)."),
+    keep_air_pockets: bool = typer.Option(False, "--keep-air-pockets", help="Keep air pockets lying wholly deep in the brain with no bone around them (filled with the deep tissue's HU by default: no air space of a head lies there)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing predictions."),
 ) -> None:
     """Synthetic CT (+ skull mask, bone probability, uncertainty) from MRI, on the MR's own grid."""
@@ -59,7 +60,7 @@ def predict_command(
         density_table=read_density_table(density_table) if density_table else DEFAULT_DENSITY_TABLE, overwrite=overwrite,
         series=series, volume=volume, allow_gaps=allow_gaps, keep_bone_islands=keep_bone_islands,
         rsp=rsp or rsp_table is not None, rsp_table=read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP,
-        acoustic=acoustic, frequency_mhz=check_frequency(frequency),
+        acoustic=acoustic, frequency_mhz=check_frequency(frequency), keep_air_pockets=keep_air_pockets,
     )
     checkpoints = list(checkpoint)
     inputs = {name: path for name, path in (("t1w", mr), ("flair", flair), ("t2w", t2w)) if path is not None}

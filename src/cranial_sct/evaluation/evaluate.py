@@ -10,7 +10,9 @@ or a single method without the ``<method>`` level (``PRED/<subject>/sct_...``; t
 PRED's folder name). ``<field>`` is the MR field strength as ``f"{tesla:g}"`` (``1.5``, ``0.064``,
 ``7``) or ``unknown``; ``<contrast>`` the MR input (``t1w``, ``flair``, ``t1w+flair``...). Without a
 skull file, the skull is the sCT above the bone threshold (recorded in ``skull_source``). Like every
-metric, the skull is compared inside the head mask only. With an uncertainty map, each case also gets
+metric, the skull is compared inside the head mask only; skull Dice and head MAE are also given for the vault and
+for the skull base with the face (``dice_vault``, ``dice_base``, ``mae_vault``, ``mae_base``; the split is
+:mod:`cranial_sct.evaluation.regions`). With an uncertainty map, each case also gets
 the Spearman rank correlation between the uncertainty and the absolute error (does the map point at
 the errors?).
 
@@ -219,7 +221,7 @@ def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseM
         spread = read_nifti(case.uncertainty_path)  # not read_volume: a constant map (one pass) is valid
         _require_same_grid(spread, sct, case.uncertainty_path, ref.ct)
         uncertainty = np.asarray(spread.array)
-    row = metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, uncertainty, **keys, skull_source=source)
+    row = metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.affine, uncertainty, **keys, skull_source=source)
     if anatomy is not None:
         row.update(measure_tasks(tasks, np.asarray(ct.array, np.float64), np.asarray(sct.array, np.float64), ct.spacing, anatomy))
 

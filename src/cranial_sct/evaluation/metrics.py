@@ -24,6 +24,7 @@ from skimage.metrics import structural_similarity
 from skimage.util import crop
 
 from cranial_sct.conversion import hu_to_mu_511kev
+from cranial_sct.evaluation.regions import REGIONS, head_regions
 from cranial_sct.evaluation.statistics import summarise
 from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU, HU_MAX
 from cranial_sct.hounsfield import HU_MIN as HU_FLOOR  # SynthRAD's lower clip and the value given to voxels outside the mask
@@ -215,6 +216,19 @@ def skull_overlap(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -
     }
 
 
+def regional_scores(ct: np.ndarray, sct: np.ndarray, mask: np.ndarray, skull: np.ndarray, bone: np.ndarray,
+                    affine: np.ndarray) -> dict[str, float]:
+    """Skull Dice and head MAE on each side of the vault's floor (:mod:`cranial_sct.evaluation.regions`; the plane
+    set by the reference ``bone``): ``dice_vault``, ``dice_base``, ``mae_vault``, ``mae_base``. NaN where the
+    region holds no head (MAE) or neither skull (Dice)."""
+    inside = _binary(mask)
+    scores = {}
+    for name, region in head_regions(bone, affine).items():
+        scores[f"dice_{name}"] = dice(_binary(skull) & region, bone & region)
+        scores[f"mae_{name}"] = mae(ct, sct, inside & region) if (inside & region).any() else float("nan")
+    return scores
+
+
 def uncertainty_error_spearman(ct: np.ndarray, sct: np.ndarray, uncertainty: np.ndarray | None, mask: np.ndarray) -> float:
     """Spearman rank correlation of the uncertainty map with |sCT - CT| over the mask: does a high
     uncertainty mark a large error? NaN without an uncertainty map (or a constant one)."""
@@ -257,7 +271,8 @@ class CaseMetrics:
 
     @property
     def metric_names(self) -> list[str]:
-        names = ["mae", "me", "psnr", self.preset.structural_name, "dice", "jaccard", "hd95_mm", "mae_bone", "mae_soft", "mae_air",
+        names = ["mae", "me", "psnr", self.preset.structural_name, "dice", "jaccard", "hd95_mm",
+                 *(f"{metric}_{region}" for region in REGIONS for metric in ("dice", "mae")), "mae_bone", "mae_soft", "mae_air",
                  "uncertainty_spearman"]
         return names + (["mu_rel_error_pct"] if self.mu_map else [])
 
@@ -267,16 +282,18 @@ class CaseMetrics:
         sct: np.ndarray,
         mask: np.ndarray,
         skull: np.ndarray,
-        spacing: Sequence[float],
+        affine: np.ndarray,
         uncertainty: np.ndarray | None = None,
         **keys: Any,
     ) -> dict[str, Any]:
-        """Measure one case (arrays on one grid; CT must contain bone) and keep its row."""
+        """Measure one case (arrays on the grid of ``affine``; CT must contain bone) and keep its row."""
         regions = ct_regions(ct, mask, self.bone_threshold_hu)
+        spacing = np.linalg.norm(np.asarray(affine)[:3, :3], axis=0)
         row: dict[str, Any] = {
             **keys,
             **image_metrics(ct, sct, mask, self.preset),
             **skull_overlap(skull, regions["bone"], spacing),
+            **regional_scores(ct, sct, mask, skull, regions["bone"], affine),
             **region_mae(ct, sct, regions),
             "uncertainty_spearman": uncertainty_error_spearman(ct, sct, uncertainty, mask),
         }

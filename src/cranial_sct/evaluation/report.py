@@ -40,6 +40,8 @@ from cranial_sct.io.atomic import atomic_path
 LABELS = {
     "mae": "Head MAE (HU)", "me": "ME (HU)", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
     "mae_bone": "Bone MAE (HU)", "mae_soft": "Soft-tissue MAE (HU)", "mae_air": "Air MAE (HU)",
+    "dice_vault": "Skull Dice, vault", "dice_base": "Skull Dice, base + face", "mae_vault": "MAE above the vault's floor (HU)",
+    "mae_base": "MAE under the vault's floor (HU)",
     "dice": "Skull Dice", "jaccard": "Skull Jaccard", "hd95_mm": "Skull HD95 (mm)", "mu_rel_error_pct": "μ-map error (%)",
     "uncertainty_spearman": "Uncertainty–error ρ",
 }
@@ -54,10 +56,10 @@ TASK_LABELS = {
     "us_cortical_area_diff_pct": "US cortical -6 dB area (%)", "us_deep_pressure_diff_pct": "US deep focal pressure (%)",
     "us_deep_shift_mm": "US deep focus shift (mm)", "us_deep_area_diff_pct": "US deep -6 dB area (%)",
 }
-HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard", "uncertainty_spearman", "proton_within_1mm_pct", "proton_within_3pct_pct"}
+HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "dice_vault", "dice_base", "jaccard", "uncertainty_spearman", "proton_within_1mm_pct", "proton_within_3pct_pct"}
 SIGNED_METRICS = {"me", "proton_wepl_median_mm", "pet_acf_error_mean_pct", "pet_acf_error_p5_pct", "pet_acf_error_p95_pct",
                   *(m for m in TASK_LABELS if m.startswith("pet_bias") or m.endswith("diff_pct"))}  # best when closest to zero
-DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "jaccard": 3, "uncertainty_spearman": 2, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
+DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "dice_vault": 3, "dice_base": 3, "jaccard": 3, "uncertainty_spearman": 2, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
 BOXPLOT_METRICS = ("mae", "mae_bone", "dice")
 HEADLINE_METRICS = BOXPLOT_METRICS
 HEADLINE_KINDS = ("cascade", "direct", "bulk-density")  # the method and its two baselines, in this order

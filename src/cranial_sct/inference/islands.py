@@ -11,7 +11,8 @@ Pieces joined to the skull, however deep (the skull base), are kept: the rule ju
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -29,11 +30,13 @@ def deep_islands(skull: np.ndarray, depth_mm: np.ndarray, min_depth_mm: float = 
     return skull & ~np.isin(labels, reaching_up)
 
 
-def fill_with_deep_tissue(sct: np.ndarray, islands: np.ndarray, keep: np.ndarray, deep: np.ndarray, spacing: Sequence[float]) -> np.ndarray:
+def fill_with_deep_tissue(sct: np.ndarray, islands: np.ndarray, keep: np.ndarray, deep: np.ndarray, spacing: Sequence[float],
+                          rim_limit: Callable[[np.ndarray, Any], np.ndarray] = np.minimum) -> np.ndarray:
     """``sct`` with the islands set to the median HU of the rest of the head's ``deep`` tissue (brain, mostly), and
-    their ``RIM_MM`` rims lowered to it where brighter; ``keep`` (the skull that stays) is left as it is. One value
-    for all: the network's soft tissue next to a false bone is tinted by it (up to 190 HU on mne_sample), the deep
-    tissue is not; lowering only keeps air and fat in a rim as they are."""
+    their ``RIM_MM`` rims lowered to it where brighter (``rim_limit`` ``np.minimum``; ``np.maximum`` raises them where
+    darker, for false air); ``keep`` (the skull that stays) is left as it is. One value for all: the network's soft
+    tissue next to a false bone is tinted by it (up to 190 HU on mne_sample), the deep tissue is not; lowering only
+    keeps air and fat in a rim as they are, raising keeps bone."""
     filled = np.array(sct, copy=True)
     if not islands.any():
         return filled
@@ -45,5 +48,5 @@ def fill_with_deep_tissue(sct: np.ndarray, islands: np.ndarray, keep: np.ndarray
     if reference.any():
         value = np.median(sct[reference])
         filled[islands] = value
-        filled[rim] = np.minimum(sct[rim], value)
+        filled[rim] = rim_limit(sct[rim], value)
     return filled

@@ -17,6 +17,10 @@ What happens to an input, and why:
   probability set to 0) and given the median HU of the head's other deep tissue, its ``RIM_MM`` rim lowered to
   that where brighter, unless ``keep_bone_islands``.
   The sidecar says how much was removed.
+- Air pockets in the brain (:mod:`cranial_sct.inference.air_pockets`): a connected piece of predicted air lying
+  wholly deeper than ``POCKET_DEPTH_MM`` with no predicted skull within ``LINING_MM`` (no sinus, mastoid cell or
+  airway) is filled with the median HU of the head's other deep tissue, its rim raised to that where darker, unless
+  ``keep_air_pockets``. The sidecar says how much was filled.
 - Coupling, guaranteed: the sCT is clipped to [HU_MIN, HU_MAX] and, outside the predicted skull grown
   by one voxel, to at most the bone threshold. Within that one-voxel rim a voxel may exceed it: it holds
   part of the skull (partial volume). Outside the head the sCT is air, -1000 HU.
@@ -38,6 +42,7 @@ from torch import nn
 
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import AIR, BONE, BONE_THRESHOLD_HU, HU_AIR, HU_MAX, HU_MIN
+from cranial_sct.inference.air_pockets import LINING_MM, POCKET_DEPTH_MM, brain_air_pockets
 from cranial_sct.inference.engine import mirror_flips, run_windows
 from cranial_sct.inference.islands import ISLAND_DEPTH_MM, deep_islands, fill_with_deep_tissue
 from cranial_sct.io.sidecar import format_field
@@ -154,14 +159,17 @@ def _skull_and_probability(case: PreparedCase, probs: torch.Tensor | None, sct: 
     return skull, sct.with_array(np.clip(on_input[BONE], 0.0, 1.0).astype(np.float32))
 
 
-def _remove_deep_islands(case: PreparedCase, skull: np.ndarray, sct: Volume, bone_prob: Volume | None) -> tuple[np.ndarray, Volume, Volume | None, float]:
-    """Skull, sCT and bone probability without the skull's deep islands (module docstring); their volume in mL.
-    Depth is measured on the network grid's head mask and carried to the input grid like every output. The grid's
-    border counts as outside the head: where the field of view cuts the head (or a given mask fills it) a piece
-    near the cut is kept, never the whole skull removed."""
+def _depth_under_skin(case: PreparedCase) -> np.ndarray:
+    """Each input voxel's depth under the head's surface in mm, measured on the network grid's head mask and carried
+    to the input grid like every output. The grid's border counts as outside the head: where the field of view cuts
+    the head (or a given mask fills it) a piece near the cut is near the surface, never the whole skull deep."""
     outside_border = np.pad(case.mask, 1)
     depth_network = ndimage.distance_transform_edt(outside_border, sampling=case.spacing)[1:-1, 1:-1, 1:-1]
-    depth = np.asarray(case.to_input_grid(depth_network, 0.0).array)
+    return np.asarray(case.to_input_grid(depth_network, 0.0).array)
+
+
+def _remove_deep_islands(depth: np.ndarray, skull: np.ndarray, sct: Volume, bone_prob: Volume | None) -> tuple[np.ndarray, Volume, Volume | None, float]:
+    """Skull, sCT and bone probability without the skull's deep islands (module docstring); their volume in mL."""
     islands = deep_islands(skull, depth)
     if not islands.any():
         return skull, sct, bone_prob, 0.0
@@ -170,6 +178,15 @@ def _remove_deep_islands(case: PreparedCase, skull: np.ndarray, sct: Volume, bon
     if bone_prob is not None:
         bone_prob = bone_prob.with_array(np.where(islands, np.float32(0.0), bone_prob.array))
     return skull, sct, bone_prob, float(islands.sum() * np.prod(sct.spacing)) / 1000.0
+
+
+def _fill_air_pockets(depth: np.ndarray, skull: np.ndarray, sct: Volume) -> tuple[Volume, float]:
+    """The sCT with the brain's air pockets filled (module docstring); their volume in mL."""
+    pockets = brain_air_pockets(np.asarray(sct.array), skull, depth, sct.spacing)
+    if not pockets.any():
+        return sct, 0.0
+    filled = fill_with_deep_tissue(np.asarray(sct.array), pockets, skull, depth > POCKET_DEPTH_MM, sct.spacing, rim_limit=np.maximum)
+    return sct.with_array(filled), float(pockets.sum() * np.prod(sct.spacing)) / 1000.0
 
 
 def predict_volume(
@@ -184,13 +201,15 @@ def predict_volume(
     overlap: float = 0.25,
     roi_size: Sequence[int] | None = None,
     keep_bone_islands: bool = False,
+    keep_air_pockets: bool = False,
 ) -> Prediction:
     """Predict the sCT for ``mr`` (contrast name -> Volume) at ``field_T`` tesla, on the grid of the first
     given contrast in the checkpoint's channel order (the one training made the head mask from).
 
     ``models`` is one model or an ensemble sharing ``info``'s inputs. ``field_T=None`` means unknown.
     ``roi_size`` defaults to the training patch size; ``tta`` mirrors along the axes seen in training;
-    ``keep_bone_islands`` keeps the skull's deep islands (see the module docstring).
+    ``keep_bone_islands`` keeps the skull's deep islands, ``keep_air_pockets`` the brain's air pockets (see the module
+    docstring).
     See the module docstring for the plan, the coupling and the out-of-distribution warnings.
     """
     models = [models] if isinstance(models, nn.Module) else list(models)
@@ -205,9 +224,12 @@ def predict_volume(
     inside = torch.from_numpy(case.mask)
     sct = case.to_input_grid(torch.where(inside, passes.hu_mean, torch.tensor(HU_AIR)).numpy(), HU_AIR)
     skull, bone_prob = _skull_and_probability(case, passes.probs, sct)
-    removed_ml = 0.0
+    removed_ml = filled_ml = 0.0
+    depth = _depth_under_skin(case) if not (keep_bone_islands and keep_air_pockets) else None
     if not keep_bone_islands:
-        skull, sct, bone_prob, removed_ml = _remove_deep_islands(case, skull, sct, bone_prob)
+        skull, sct, bone_prob, removed_ml = _remove_deep_islands(depth, skull, sct, bone_prob)
+    if not keep_air_pockets:
+        sct, filled_ml = _fill_air_pockets(depth, skull, sct)
     sct = sct.with_array(couple_to_skull(np.asarray(sct.array), skull))
     std = passes.std()
     uncertainty = None if std is None else case.to_input_grid(torch.where(inside, std, torch.tensor(0.0)).numpy(), 0.0)
@@ -219,6 +241,8 @@ def predict_volume(
         warnings=warnings,
         details={"passes": passes.count, "mirrored_axes": sorted({a for f in flips for a in f}), "device": str(used),
                  "bone_islands": {"removed_ml": None if keep_bone_islands else round(removed_ml, 3), "depth_mm": ISLAND_DEPTH_MM},
+                 "air_pockets": {"filled_ml": None if keep_air_pockets else round(filled_ml, 3), "depth_mm": POCKET_DEPTH_MM,
+                                 "lining_mm": LINING_MM},
                  "resampled": case.resampled, "window": roi, "overlap": overlap,
                  "plan": info.plan.to_dict(), "network_grid": {"shape": list(case.mask.shape), "spacing_mm": list(case.spacing)}},
     )

@@ -1,7 +1,9 @@
 """The dataset manifest: one CSV row per image file, the contract between every stage.
 
 Columns: subject, modality (``mr``, ``ct``, ``labels``, ``mask``), contrast (``t1w``, ``t2w``,
-``flair`` or empty), field_T (tesla, or ``unknown``), site, path (relative to the manifest's folder).
+``flair`` or empty), field_T (tesla, or ``unknown``), site, path (relative to the manifest's folder), and
+anatomy (optional: what a simulated subject's anatomy was drawn from, ``procedural`` or a source head, so that
+whole source heads can be held out; empty for real data).
 The phantom simulator and ``preprocess`` both write it; training, prediction and evaluation read it.
 """
 
@@ -26,9 +28,11 @@ class ManifestRow:
     field_T: str
     site: str
     path: str
+    anatomy: str = ""
 
 
 COLUMNS = tuple(f.name for f in fields(ManifestRow))
+OPTIONAL_COLUMNS = ("anatomy",)  # a manifest written before the column existed still reads
 
 
 def write_manifest(rows: list[ManifestRow], path: str | os.PathLike[str]) -> Path:
@@ -50,7 +54,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
         reader = csv.DictReader(handle)
         header = tuple(reader.fieldnames or ())
         unknown = sorted(set(header) - set(COLUMNS))
-        missing = sorted(set(COLUMNS) - set(header))
+        missing = sorted(set(COLUMNS) - set(header) - set(OPTIONAL_COLUMNS))
         if unknown or missing:
             raise InputError(
                 f"{path}: manifest columns must be {', '.join(COLUMNS)}"

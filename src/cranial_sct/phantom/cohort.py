@@ -23,6 +23,7 @@ from cranial_sct.io.names import mr_filename
 from cranial_sct.io.nifti import write_nifti
 from cranial_sct.phantom.ct import CT_NOISE_HU
 from cranial_sct.phantom.mr_physics import CONTRASTS, nominal_acquisition
+from cranial_sct.phantom.sources import PROCEDURAL, parse_anatomy
 from cranial_sct.phantom.subject import PhantomSubject, simulate_subject
 from cranial_sct.phantom.tissues import tissue_table
 
@@ -73,7 +74,8 @@ def write_subject(subject: PhantomSubject, out: Path) -> list[ManifestRow]:
     folder = out / subject.subject_id
     folder.mkdir(exist_ok=True)
     sid = subject.subject_id
-    jobs = [(volume, name, dtype, ManifestRow(sid, modality, "", "", CT_SITE, f"{sid}/{name}"))
+    source = subject.anatomy["source"]
+    jobs = [(volume, name, dtype, ManifestRow(sid, modality, "", "", CT_SITE, f"{sid}/{name}", source))
             for modality, volume, dtype in (("ct", subject.ct, np.int16), ("labels", subject.labels, np.uint8),
                                             ("mask", subject.mask, np.uint8))
             for name in [f"{modality}.nii.gz"]]
@@ -81,7 +83,7 @@ def write_subject(subject: PhantomSubject, out: Path) -> list[ManifestRow]:
         name = mr_filename(field_t, contrast)
         image = volume.with_array(np.clip(np.rint(volume.array), 0, np.iinfo(np.int16).max))
         jobs.append((image, name, np.int16,
-                     ManifestRow(sid, "mr", contrast, f"{field_t:g}", f"phantom-{field_t:g}T", f"{sid}/{name}")))
+                     ManifestRow(sid, "mr", contrast, f"{field_t:g}", f"phantom-{field_t:g}T", f"{sid}/{name}", source)))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(lambda job: write_nifti(job[0], folder / job[1], dtype=job[2]), jobs))
     return [job[3] for job in jobs]
@@ -99,7 +101,8 @@ def cohort_parameters(seed: int, spacing: float, fields: Sequence[float], contra
         "nominal_acquisition": {f"{f:g}": nominal_acquisition(f).to_json() for f in fields},
         "subjects": {
             s.subject_id: {
-                "shape": asdict(s.shape_parameters),
+                "anatomy": s.anatomy,
+                "shape": asdict(s.shape_parameters) if s.shape_parameters is not None else None,
                 "acquisition": {f"{f:g}": a.to_json() for f, a in s.acquisitions.items()},
             }
             for s in subjects
@@ -108,17 +111,19 @@ def cohort_parameters(seed: int, spacing: float, fields: Sequence[float], contra
 
 
 def simulate_cohort(out: Path, subjects: int, fields: Sequence[float], contrasts: Sequence[str],
-                    spacing: float, seed: int, preview: bool = False, overwrite: bool = False) -> Path:
-    """Simulate ``subjects`` subjects into ``out``; return the manifest's path."""
+                    spacing: float, seed: int, preview: bool = False, overwrite: bool = False, anatomy: str = PROCEDURAL) -> Path:
+    """Simulate ``subjects`` subjects into ``out``, their anatomy from ``anatomy`` (``cranial_sct.phantom.sources``);
+    return the manifest's path."""
     out = Path(out)
     fields = list(dict.fromkeys(float(f) for f in fields))
     contrasts = list(dict.fromkeys(contrasts))
+    source = parse_anatomy(anatomy)
     validate_request(out, subjects, fields, contrasts, spacing, overwrite)
     prepare_folder(out)
     rows: list[ManifestRow] = []
     summaries: list[PhantomSubject] = []
     for index in tqdm(range(subjects), desc="simulate", unit="subject"):
-        subject = simulate_subject(subject_seed(seed, index), fields, contrasts, spacing, f"sub-{index:03d}")
+        subject = simulate_subject(subject_seed(seed, index), fields, contrasts, spacing, f"sub-{index:03d}", source, index)
         rows += write_subject(subject, out)
         if preview and index == 0:
             from cranial_sct.phantom.preview import write_preview  # matplotlib only when asked for

@@ -11,13 +11,14 @@ import numpy as np
 from scipy import ndimage
 
 from cranial_sct.io.volume import Volume
-from cranial_sct.phantom.anatomy import ShapeParameters, design_head
+from cranial_sct.phantom.anatomy import ShapeParameters
 from cranial_sct.phantom.ct import simulate_ct
 from cranial_sct.phantom.grids import covering_grid
 from cranial_sct.phantom.mr_physics import CONTRASTS, Acquisition, nominal_acquisition, site_acquisition
 from cranial_sct.phantom.mr_scanner import TissueVoxels, receive_bias, simulate_mr, transmit_field
+from cranial_sct.phantom.sources import PROCEDURAL, AnatomySource, draw_anatomy
 from cranial_sct.phantom.tissues import Tissue
-from cranial_sct.phantom.voxelise import TissueFractions, voxelise
+from cranial_sct.phantom.voxelise import TissueFractions
 
 # Independent random streams per purpose, so adding a field or contrast never changes the others.
 _ANATOMY, _TEXTURE, _CT = 1, 2, 3
@@ -41,8 +42,9 @@ class PhantomSubject:
     ct: Volume
     mr: dict[tuple[float, str], Volume] = field(default_factory=dict)
     acquisitions: dict[float, Acquisition] = field(default_factory=dict)
-    shape_parameters: ShapeParameters | None = None
+    shape_parameters: ShapeParameters | None = None  # None for a real head (``anatomy`` records its draw)
     fractions: TissueFractions | None = None  # partial-volume tissue fractions behind ``labels``
+    anatomy: dict = field(default_factory=lambda: {"source": PROCEDURAL})
 
 
 def head_mask(labels: np.ndarray) -> np.ndarray:
@@ -50,19 +52,20 @@ def head_mask(labels: np.ndarray) -> np.ndarray:
 
 
 def simulate_subject(seed: int, fields: Sequence[float], contrasts: Sequence[str], spacing: float,
-                     subject_id: str = "sub-000") -> PhantomSubject:
-    """Simulate one subject (deterministic in ``seed``) on a grid of ``spacing`` mm."""
+                     subject_id: str = "sub-000", anatomy: AnatomySource = AnatomySource(PROCEDURAL, PROCEDURAL),
+                     index: int = 0) -> PhantomSubject:
+    """Simulate one subject (deterministic in ``seed``) on a grid of ``spacing`` mm, its anatomy drawn from
+    ``anatomy`` (subject ``index`` of a cohort: which source head)."""
     unknown = sorted(set(contrasts) - set(CONTRASTS))
     if unknown:
         raise ValueError(f"unknown contrast(s) {unknown}; choose from {CONTRASTS}")
     grid = covering_grid(spacing)
-    design = design_head(stream(seed, _ANATOMY))
-    fractions = voxelise(design, grid)
+    fractions, shape, record = draw_anatomy(anatomy, index, stream(seed, _ANATOMY), grid)
     labels = fractions.labels
     volume = Volume(labels, grid.affine, {"subject": subject_id})
     subject = PhantomSubject(subject_id, volume, volume.with_array(head_mask(labels)),
                              volume.with_array(simulate_ct(fractions, stream(seed, _CT))),
-                             shape_parameters=design.params, fractions=fractions)
+                             shape_parameters=shape, fractions=fractions, anatomy=record)
     voxels = TissueVoxels.from_fractions(fractions, stream(seed, _TEXTURE))
     # Fields are independent scanners with their own random streams: simulate them concurrently
     # (NumPy and SciPy release the GIL in the heavy loops), results do not depend on the order.

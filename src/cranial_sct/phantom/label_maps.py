@@ -1,0 +1,140 @@
+"""Real heads as the phantom's tissue labels: BrainWeb and SynthSeg label maps, and real CTs labelled by HU.
+
+Each reader returns a :class:`SourceHead`: a ``Tissue``-coded label map on the file's own grid with its RAS affine,
+which :mod:`cranial_sct.phantom.sources` deforms and renders with the package's CT and MR physics. How the classes
+are mapped, and why:
+
+- BrainWeb (Aubert-Broche et al., IEEE TMI 2006; Cocosco et al., NeuroImage 1997), "crisp" models: skull -> cortical
+  bone, marrow -> diploe, fat -> fat, muscle -> muscle, muscle/skin -> skin, dura and connective tissue -> muscle,
+  vessels -> grey matter (as issue 21's experiment did). BrainWeb's skull came from MR segmentation (its "marrow" is
+  the bright part of the vault), so the source re-splits every skull into tables and diploe by depth per draw.
+- SynthSeg-v1 label maps (Billot et al., Medical Image Analysis 2023), FreeSurfer codes: white matter, cortex,
+  deep grey nuclei, ventricles and CSF as named; hippocampus, amygdala and vessels -> grey matter; choroid plexus ->
+  CSF; optic chiasm -> white matter; skull (165) -> cortical bone; non-brain soft tissue (258) -> muscle; eye
+  fluid (259) -> vitreous. Any other brain code -> grey matter.
+- A real CT by HU: air below ``AIR_BELOW_HU`` (outside the head: background; inside: sinus), fat from ``FAT_HU``,
+  bone above ``BONE_THRESHOLD_HU`` (cancellous up to the cortical threshold, which each draw picks, cortical
+  above), the rest soft tissue: inside the cranial cavity (the skull's axial rings filled) CSF, white or grey
+  matter by the tissue's own smoothed HU (its lowest ``CSF_SHARE`` and the next ``WM_SHARE``: CT tells brain from
+  CSF only roughly, and its grey-white contrast of ~10 HU is near the noise), outside it muscle, with its
+  outer ``SKIN_MM`` skin.
+In every map air enclosed by the head is sinus (the label of the phantom's air spaces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+
+from cranial_sct.errors import InputError
+from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
+from cranial_sct.phantom.anatomy import SKIN_MM
+from cranial_sct.phantom.tissues import Tissue
+
+RING_GAP_MM = 10.0  # gaps in a skull's axial ring that are closed before its inside is filled
+FAT_HU = (-200.0, -30.0)  # CT fat (DESIGN 4: -100..-50, widened for partial volume and noise)
+CSF_SHARE, WM_SHARE = 0.15, 0.40  # of the cranial cavity's soft tissue, by its smoothed HU, lowest first
+
+BRAINWEB = {0: Tissue.BACKGROUND, 1: Tissue.CSF, 2: Tissue.GM, 3: Tissue.WM, 4: Tissue.FAT, 5: Tissue.MUSCLE,
+            6: Tissue.SKIN, 7: Tissue.OUTER_TABLE, 8: Tissue.GM, 9: Tissue.MUSCLE, 10: Tissue.MUSCLE, 11: Tissue.DIPLOE}
+SYNTHSEG = {0: Tissue.BACKGROUND, 2: Tissue.WM, 3: Tissue.GM, 4: Tissue.CSF, 5: Tissue.CSF, 7: Tissue.WM, 8: Tissue.GM,
+            10: Tissue.DEEP_GM, 11: Tissue.DEEP_GM, 12: Tissue.DEEP_GM, 13: Tissue.DEEP_GM, 14: Tissue.CSF, 15: Tissue.CSF,
+            16: Tissue.WM, 17: Tissue.GM, 18: Tissue.GM, 24: Tissue.CSF, 26: Tissue.DEEP_GM, 28: Tissue.DEEP_GM,
+            30: Tissue.GM, 31: Tissue.CSF, 85: Tissue.WM, 165: Tissue.OUTER_TABLE, 258: Tissue.MUSCLE, 259: Tissue.EYE}
+LABEL_MAP_KINDS = {"_crisp_v.mnc.gz": ("brainweb", BRAINWEB), "_seg.nii.gz": ("synthseg", SYNTHSEG)}
+
+
+@dataclass(frozen=True)
+class SourceHead:
+    """One real head as ``Tissue`` labels on its own grid (``affine``: voxel -> RAS mm)."""
+
+    name: str  # e.g. "brainweb/subject04"
+    labels: np.ndarray  # uint8 Tissue codes
+    affine: np.ndarray
+    kind: str  # "brainweb", "synthseg" or "ct"
+
+
+def spacing_of(affine: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
+
+
+def enclosed_air_is_sinus(labels: np.ndarray) -> np.ndarray:
+    """Background voxels the head encloses (not joined to the grid's border) become sinus."""
+    outside, _ = ndimage.label(labels == Tissue.BACKGROUND)
+    border = np.unique(np.concatenate([np.ravel(face) for axis in range(3) for face in (np.take(outside, 0, axis), np.take(outside, -1, axis))]))
+    enclosed = (labels == Tissue.BACKGROUND) & ~np.isin(outside, border)
+    return np.where(enclosed, np.uint8(Tissue.SINUS), labels).astype(np.uint8)
+
+
+def read_label_map(path: Path) -> SourceHead:
+    """A BrainWeb ``*_crisp_v.mnc.gz`` or SynthSeg ``*_seg.nii.gz`` file as a source head."""
+    kind, table = next(((kind, table) for suffix, (kind, table) in LABEL_MAP_KINDS.items() if path.name.endswith(suffix)),
+                       (None, None))
+    if table is None:
+        raise InputError(f"{path}: not a label map this package reads (BrainWeb *_crisp_v.mnc.gz or SynthSeg *_seg.nii.gz)")
+    try:
+        image = nib.load(path)
+        codes = np.asarray(image.dataobj).astype(np.int32)
+    except Exception as error:  # nibabel raises many types for a damaged file
+        raise InputError(f"{path}: cannot read the label map ({error})") from None
+    lookup = np.full(max(int(codes.max()), max(table)) + 1, Tissue.GM if kind == "synthseg" else Tissue.MUSCLE, np.uint8)
+    for code, tissue in table.items():
+        lookup[code] = tissue
+    name = path.name.removesuffix(next(s for s in LABEL_MAP_KINDS if path.name.endswith(s)))
+    return SourceHead(f"{kind}/{name}", enclosed_air_is_sinus(lookup[np.clip(codes, 0, None)]), image.affine, kind)
+
+
+def inside_axial_rings(bone: np.ndarray, affine: np.ndarray, gap_mm: float = RING_GAP_MM) -> np.ndarray:
+    """The inside of a skull: its axial rings, gaps up to ``gap_mm`` closed, filled (slices where a ring stays
+    open, at the skull base, add nothing), less the bone itself."""
+    axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
+    spacing = spacing_of(affine)
+    radius = round(gap_mm / min(s for k, s in enumerate(spacing) if k != axis))
+    disk = np.hypot(*np.ogrid[-radius:radius + 1, -radius:radius + 1]) <= radius
+    inside = slice(radius + 1, -radius - 1)  # padded so that a ring at the image's edge closes too
+
+    def filled(ring: np.ndarray) -> np.ndarray:
+        return ndimage.binary_fill_holes(ndimage.binary_closing(np.pad(ring, radius + 1), disk))[inside, inside]
+
+    rings = np.moveaxis(bone, axis, 0)
+    return np.moveaxis(np.stack([filled(ring) for ring in rings]), 0, axis) & ~bone
+
+
+def ct_tissues(hu: np.ndarray, affine: np.ndarray, cortical_hu: float, name: str = "ct") -> SourceHead:
+    """A CT in HU as a source head (module docstring); bone above ``cortical_hu`` is cortical, below it cancellous."""
+    spacing = spacing_of(affine)
+    head = ndimage.binary_fill_holes(ndimage.binary_opening(hu > AIR_BELOW_HU, iterations=2))
+    labelled, count = ndimage.label(head)
+    if count == 0:
+        raise InputError(f"{name}: no head in the CT (nothing above {AIR_BELOW_HU:g} HU); is it in HU?")
+    head = labelled == np.argmax(np.bincount(labelled.ravel())[1:]) + 1
+    bone = head & (hu > BONE_THRESHOLD_HU)
+    cavity = inside_axial_rings(bone, affine) & head & (hu > AIR_BELOW_HU)
+    labels = np.full(hu.shape, Tissue.MUSCLE, np.uint8)
+    labels[head & (ndimage.distance_transform_edt(head, sampling=spacing) <= SKIN_MM)] = Tissue.SKIN
+    labels[(hu >= FAT_HU[0]) & (hu < FAT_HU[1])] = Tissue.FAT
+    brain = cavity & (hu >= FAT_HU[1]) & ~bone
+    if brain.any():
+        smooth = ndimage.gaussian_filter(np.clip(hu, -100, 200).astype(np.float32), 1.0 / min(spacing))[brain]
+        csf, wm = np.quantile(smooth, [CSF_SHARE, CSF_SHARE + WM_SHARE])
+        labels[brain] = np.where(smooth <= csf, Tissue.CSF, np.where(smooth <= wm, Tissue.WM, Tissue.GM))
+    labels[bone] = np.where(hu[bone] > cortical_hu, Tissue.BONE, Tissue.DIPLOE)
+    labels[hu < AIR_BELOW_HU] = Tissue.SINUS
+    labels[~head] = Tissue.BACKGROUND
+    return SourceHead(name, labels, affine, "ct")
+
+
+def read_ct(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A CT file's HU and affine (the file must be in HU: air near -1000)."""
+    try:
+        image = nib.load(path)
+        hu = np.asarray(image.dataobj, np.float32)
+    except Exception as error:  # nibabel raises many types for a damaged file
+        raise InputError(f"{path}: cannot read the CT ({error})") from None
+    if hu.ndim != 3:
+        raise InputError(f"{path}: a CT must be one 3D volume, got shape {hu.shape}")
+    return hu, image.affine

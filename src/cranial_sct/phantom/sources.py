@@ -1,0 +1,174 @@
+"""Where a simulated subject's anatomy comes from: one seam for the procedural generator, real label maps and real CTs.
+
+``cranial-sct simulate --anatomy SOURCE``:
+
+- ``procedural`` (the default): :func:`cranial_sct.phantom.anatomy.design_head`, exactly as before (same seed, same files);
+- ``labels:PATH``: a BrainWeb ``*_crisp_v.mnc.gz`` or SynthSeg ``*_seg.nii.gz`` label map, or a folder of them;
+- ``ct:PATH``: a CT in HU (``.nii``/``.nii.gz``), or a folder of them, turned into tissues by HU
+  (:mod:`cranial_sct.phantom.label_maps`).
+
+Subject ``i`` of a cohort draws source head ``i mod n`` (heads sorted by file name), so holding out whole heads is
+choosing subjects; the manifest's ``anatomy`` column names each subject's head. Every draw of a real head is a new
+head: a random similarity (rotation up to ``ROTATION_DEG`` about each axis, an overall scale and a per-axis one), a
+smooth displacement (``DEFORM_MM`` over ``DEFORM_SCALE_MM``), the cranial cavity centred where the procedural one
+is, the skull's outer surface moved in or out by a smooth field of sd ``THICKNESS_MM``, and the marrow varied: a
+label map's skull re-split into cortical tables ``TABLE_MM`` thick around a diploe (its own split came from MR), a
+CT's cortical/cancellous threshold drawn within ``CORTICAL_HU``. Labels are drawn on the phantom's 2x finer grid and
+averaged into :class:`TissueFractions`, which the same CT model and MR physics render as a procedural head's.
+Combining sources (a real skull base under a procedural vault) is not built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
+
+from cranial_sct.errors import InputError
+from cranial_sct.phantom.anatomy import ShapeParameters, design_head
+from cranial_sct.phantom.grids import SUPERSAMPLE, Grid, Resampler, design_grid, fine_axis
+from cranial_sct.phantom.label_maps import LABEL_MAP_KINDS, SourceHead, ct_tissues, read_ct, read_label_map
+from cranial_sct.phantom.random_fields import smooth_field
+from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
+from cranial_sct.phantom.voxelise import TissueFractions, block_counts, voxelise
+
+PROCEDURAL = "procedural"
+ROTATION_DEG = 6.0
+SCALE_SD, AXIS_SCALE_SD = 0.04, 0.03  # log-normal: overall head size, then each axis
+DEFORM_MM, DEFORM_SCALE_MM = 2.0, 50.0
+THICKNESS_MM = 1.0
+TABLE_MM = (1.0, 2.2)
+CORTICAL_HU = (650.0, 950.0)
+CAVITY_CENTRE_MM = (0.0, -16.0, 8.0)  # the procedural heads' cranial cavity centroid (mean of 3, docs/notes/anatomy-sources.md)
+BRAIN_TISSUES = (Tissue.CSF, Tissue.GM, Tissue.WM, Tissue.DEEP_GM)
+EXTRACRANIAL_SOFT = (Tissue.MUSCLE, Tissue.FAT)  # what a thicker skull grows into, and a thinner one leaves
+
+
+@dataclass(frozen=True)
+class AnatomySource:
+    """A parsed ``--anatomy``: its kind (``procedural``, ``labels``, ``ct``) and its head files."""
+
+    spec: str
+    kind: str
+    paths: tuple[Path, ...] = ()
+
+    def head_name(self, index: int) -> str:
+        """What subject ``index`` is drawn from, as the manifest records it."""
+        if self.kind == PROCEDURAL:
+            return PROCEDURAL
+        path = self.paths[index % len(self.paths)]
+        return f"{self.kind}:{path.name}"
+
+
+def _files(option: str, path: Path, suffixes: tuple[str, ...]) -> tuple[Path, ...]:
+    if path.is_file():
+        files = (path,) if path.name.endswith(suffixes) else ()
+    elif path.is_dir():
+        files = tuple(sorted(p for p in path.iterdir() if p.name.endswith(suffixes)))
+    else:
+        raise InputError(f"--anatomy {option}: {path} does not exist")
+    if not files:
+        raise InputError(f"--anatomy {option}: no {' or '.join('*' + s for s in suffixes)} file{' in ' if path.is_dir() else ' at '}{path}")
+    return files
+
+
+def parse_anatomy(spec: str) -> AnatomySource:
+    """``procedural``, ``labels:PATH`` or ``ct:PATH`` (see the module docstring); a clear error otherwise."""
+    if spec == PROCEDURAL:
+        return AnatomySource(spec, PROCEDURAL)
+    kind, _, path = spec.partition(":")
+    if kind == "labels" and path:
+        return AnatomySource(spec, kind, _files(spec, Path(path), tuple(LABEL_MAP_KINDS)))
+    if kind == "ct" and path:
+        return AnatomySource(spec, kind, _files(spec, Path(path), (".nii", ".nii.gz")))
+    raise InputError(f"--anatomy {spec}: expected procedural, labels:PATH (BrainWeb/SynthSeg label maps) or ct:PATH (CT in HU)")
+
+
+@lru_cache(maxsize=2)
+def _label_map(path: Path) -> SourceHead:
+    return read_label_map(path)
+
+
+@lru_cache(maxsize=2)
+def _ct(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    return read_ct(path)
+
+
+def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, grid: Grid) -> tuple[TissueFractions, ShapeParameters | None, dict[str, Any]]:
+    """Subject ``index``'s tissue fractions on ``grid``, its procedural shape parameters (None for a real head) and
+    a record of the draw (for ``tissues.json``)."""
+    if source.kind == PROCEDURAL:
+        design = design_head(rng)
+        return voxelise(design, grid), design.params, {"source": PROCEDURAL}
+    path = source.paths[index % len(source.paths)]
+    record: dict[str, Any] = {"source": source.head_name(index)}
+    if source.kind == "ct":
+        record["cortical_hu"] = float(rng.uniform(*CORTICAL_HU))
+        head = ct_tissues(*_ct(path), record["cortical_hu"], name=str(path))
+    else:
+        head = _label_map(path)
+    fine, transform = deformed_labels(head, rng, grid)
+    record.update(transform)
+    record["thickness_mm_sd"] = vary_thickness(fine, rng, grid)
+    if head.kind != "ct":
+        record["table_mm"] = resplit_marrow(fine, rng, grid)
+    return TissueFractions(block_counts(fine, SUPERSAMPLE), grid), None, record
+
+
+def deformed_labels(head: SourceHead, rng: np.random.Generator, grid: Grid) -> tuple[np.ndarray, dict[str, Any]]:
+    """``head``'s labels on ``grid``'s fine grid through a random similarity and smooth displacement (nearest label),
+    its cranial cavity centred at ``CAVITY_CENTRE_MM``; and the draw's parameters."""
+    rotation_deg = rng.uniform(-ROTATION_DEG, ROTATION_DEG, 3)
+    scale = np.exp(rng.normal(0.0, SCALE_SD) + rng.normal(0.0, AXIS_SCALE_SD, 3))
+    coarse = design_grid()
+    displacement = [DEFORM_MM * smooth_field(rng, coarse, DEFORM_SCALE_MM) for _ in range(3)]
+    centre = head.affine[:3, :3] @ np.array(ndimage.center_of_mass(np.isin(head.labels, BRAIN_TISSUES))) + head.affine[:3, 3]
+    to_source = np.linalg.inv(head.affine)
+    matrix = to_source[:3, :3] @ np.linalg.inv(Rotation.from_euler("xyz", rotation_deg, degrees=True).as_matrix() @ np.diag(scale))
+    offset = to_source[:3, :3] @ centre + to_source[:3, 3]
+    axes = [fine_axis(grid, k) for k in range(3)]
+    fine = np.empty(tuple(len(a) for a in axes), np.uint8)
+    step = 8 * SUPERSAMPLE  # fine slices per slab: bounded memory at 1 mm
+    for start in range(0, len(axes[2]), step):
+        slab = (axes[0], axes[1], axes[2][start:start + step])
+        moved = Resampler.between(coarse, slab)
+        points = np.meshgrid(*slab, indexing="ij")
+        world = np.stack([points[k] + moved(displacement[k]) - CAVITY_CENTRE_MM[k] for k in range(3)])
+        voxel = np.tensordot(matrix, world, axes=1) + offset[:, None, None, None]
+        fine[..., start:start + step] = ndimage.map_coordinates(head.labels, voxel, order=0, mode="constant", cval=Tissue.BACKGROUND)
+    return fine, {"rotation_deg": np.round(rotation_deg, 2).tolist(), "scale": np.round(scale, 3).tolist()}
+
+
+def _fine_field(rng: np.random.Generator, grid: Grid, correlation_mm: float) -> np.ndarray:
+    coarse = design_grid()
+    return Resampler.between(coarse, tuple(fine_axis(grid, k) for k in range(3)))(smooth_field(rng, coarse, correlation_mm))
+
+
+def vary_thickness(fine: np.ndarray, rng: np.random.Generator, grid: Grid) -> float:
+    """Move the skull's outer surface by a smooth field of sd ``THICKNESS_MM`` (in place): bone grows into the scalp's
+    muscle and fat where it is positive and gives way to muscle where negative. Returns the sd used."""
+    spacing = grid.spacing / SUPERSAMPLE
+    shift = THICKNESS_MM * _fine_field(rng, grid, 40.0)
+    bone = np.isin(fine, BONE_TISSUES)
+    soft = np.isin(fine, EXTRACRANIAL_SOFT)
+    grow = soft & (ndimage.distance_transform_edt(~bone, sampling=spacing) <= shift)
+    shrink = bone & (ndimage.distance_transform_edt(~soft, sampling=spacing) <= -shift)
+    fine[grow] = Tissue.OUTER_TABLE
+    fine[shrink] = Tissue.MUSCLE
+    return THICKNESS_MM
+
+
+def resplit_marrow(fine: np.ndarray, rng: np.random.Generator, grid: Grid) -> float:
+    """A label map's skull as cortical tables of one drawn thickness around a diploe (in place); the thickness."""
+    table_mm = float(rng.uniform(*TABLE_MM))
+    bone = np.isin(fine, BONE_TISSUES)
+    step = grid.spacing / SUPERSAMPLE
+    deep = ndimage.distance_transform_edt(bone, sampling=step) - step / 2 > table_mm  # depth under the bone's surface
+    fine[bone] = Tissue.OUTER_TABLE
+    fine[bone & deep] = Tissue.DIPLOE
+    return round(table_mm, 3)
