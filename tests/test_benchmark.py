@@ -29,9 +29,9 @@ def quick_plan() -> tuple[list, Subjects]:
 
 def test_subjects_are_split_into_disjoint_train_test_and_pool() -> None:
     _, subjects = quick_plan()
-    assert (len(subjects.train), len(subjects.test), len(subjects.pool)) == (6, 5, 5)
+    assert (len(subjects.train), len(subjects.test), len(subjects.pool)) == (6, 5, 2)
     assert not set(subjects.train) & set(subjects.test) and not set(subjects.pool) & set(subjects.train + subjects.test)
-    with pytest.raises(InputError, match="cohort has 3 subjects; the benchmark needs 16"):
+    with pytest.raises(InputError, match="cohort has 3 subjects; the benchmark needs 13"):
         split_subjects(load_benchmark_config("quick"), ["a", "b", "c"])
 
 
@@ -39,8 +39,8 @@ def test_the_plan_follows_the_protocol() -> None:
     plan, subjects = quick_plan()
     trains = [job for job in plan if isinstance(job, TrainJob)]
     predicts = [job for job in plan if isinstance(job, PredictJob)]
-    # 3 methods x 3 input sets at 1.5 T, then 3 methods x k in {2, 5} at 7 T
-    assert len(trains) == len(predicts) == 9 + 6
+    # 3 methods x 1 input set at 1.5 T, then 3 methods x k = 2 at 7 T
+    assert len(trains) == len(predicts) == 3 + 3
     order = {job.name: index for index, job in enumerate(plan)}
     for job in predicts:
         assert order[job.checkpoint] < order[job.name]
@@ -55,10 +55,10 @@ def test_the_plan_follows_the_protocol() -> None:
             assert job.init_from is None or order[job.init_from] < order[job.name]
         else:
             assert trained_on == subjects.train and job.config.data.fields == ["1.5"]
-            assert job.config.sampling.patch_size == [16, 16, 16]  # the preset's train overrides, applied once
+            assert job.config.sampling.patch_size == [24, 24, 24]  # the preset's train overrides, applied once
     methods = {job.method for job in predicts}
     assert methods == {"cascade-resunet", "direct-resunet", "bulk-density"} | {
-        f"{m}-ft{k}" for m in ("cascade-resunet", "direct-resunet", "bulk-density") for k in (2, 5)
+        f"{m}-ft2" for m in ("cascade-resunet", "direct-resunet", "bulk-density")
     }
     assert {job.fields for job in predicts if "-ft" not in job.method} == {("1.5", "3", "7", "0.064")}
 

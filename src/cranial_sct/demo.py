@@ -30,18 +30,18 @@ from cranial_sct.training.checkpoint import BUILTIN
 
 DEMO_SEED = 2026  # a head the built-in model never saw (its cohort used seed 1)
 DEMO_FIELD_T = 1.5
-DEMO_SPACING_MM = 1.0
+DEMO_SPACING_MM = 1.0  # a typical clinical T1w; the built-in model's plan resamples it to 2 mm and back
 PAGE = "index.html"
 HEAD_METRICS = {"mae": "head MAE (HU)", "mae_bone": "bone MAE (HU)", "mae_soft": "soft-tissue MAE (HU)", "dice": "skull Dice",
                 "hd95_mm": "skull HD95 (mm)", "ssim": "SSIM"}
 
 
-def simulate_head(out: Path) -> Path:
+def simulate_head(out: Path, spacing_mm: float) -> Path:
     """The demo head in the phantom layout (reused when already there); returns its folder."""
     from cranial_sct.phantom import simulate_cohort
 
     if not (out / MANIFEST_NAME).is_file():
-        simulate_cohort(out, 1, [DEMO_FIELD_T], ["t1w"], DEMO_SPACING_MM, DEMO_SEED, overwrite=True)
+        simulate_cohort(out, 1, [DEMO_FIELD_T], ["t1w"], spacing_mm, DEMO_SEED, overwrite=True)
     return out / "sub-000"
 
 
@@ -60,13 +60,13 @@ def head_section(head: Path, predicted: Path) -> str:
     mask = np.asarray(read_volume(head / "mask.nii.gz").array) > 0
     skull = (np.asarray(read_volume(predicted / "skull.nii.gz").array) > 0) & mask
     row = CaseMetrics()(ct.array.astype(np.float64), sct.array.astype(np.float64), mask, skull, ct.spacing)
-    caption = f"1-mm phantom head, {DEMO_FIELD_T:g} T T1w\nMAE {row['mae']:.1f} HU, Dice {row['dice']:.3f}"
+    caption = f"{ct.spacing[0]:g}-mm phantom head, {DEMO_FIELD_T:g} T T1w\nMAE {row['mae']:.1f} HU, Dice {row['dice']:.3f}"
     panel = case_panels([PanelCase(caption, ct, sct, mask, skull, reference_bone(ct.array, mask, BONE_THRESHOLD_HU), mr)])
     cells = "".join(f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.3f}</td></tr>" if key in ("dice", "ssim")
                     else f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.1f}</td></tr>" for key, label in HEAD_METRICS.items())
     return (
         "<h2>Your first sCT: one head, predicted from its MR alone</h2>"
-        f'<p class="note">A phantom head simulated at {DEMO_SPACING_MM:g} mm (seed {DEMO_SEED}, never seen in training), '
+        f'<p class="note">A phantom head simulated at {ct.spacing[0]:g} mm (seed {DEMO_SEED}, never seen in training), '
         "predicted by the built-in model exactly as <code>cranial-sct predict --mr MR.nii.gz --out DIR</code> does, "
         f"and compared with the head's true CT. Files: <code>{html.escape(str(head))}</code> (MR, CT, mask), "
         f"<code>{html.escape(str(predicted))}</code> (sCT, skull, bone probability, uncertainty).</p>"
@@ -89,11 +89,11 @@ def write_page(out: Path, head_html: str, report: Path | None) -> Path:
     return out / PAGE
 
 
-def run_demo(out: str | os.PathLike[str], benchmark: bool = True) -> Path:
+def run_demo(out: str | os.PathLike[str], benchmark: bool = True, spacing_mm: float = DEMO_SPACING_MM) -> Path:
     """Run every step into ``out``; return the page's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    head = simulate_head(out / "head")
+    head = simulate_head(out / "head", spacing_mm)
     head_html = head_section(head, predict_head(head, out / "head-sct"))
     page = write_page(out, head_html, None)
     if benchmark:

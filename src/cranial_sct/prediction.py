@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ from cranial_sct.io.atomic import atomic_path
 from cranial_sct.io.dicom_write import write_ct_series
 from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
 from cranial_sct.io.names import case_tag, tagged_filename
+from cranial_sct.io.output_paths import check_output_folder
 from cranial_sct.io.sidecar import format_field, sidecar_path
+from cranial_sct.io.validate import check_extent
 from cranial_sct.io.volume import Volume
 from cranial_sct.training.checkpoint import CheckpointInfo, resolve
 
@@ -102,8 +105,34 @@ def _sidecar(out_dir: Path, tag: str) -> Path:
 
 
 def write_prediction(prediction: Prediction, out_dir: Path, tag: str, options: PredictOptions, record: dict[str, Any]) -> list[Path]:
-    """Write the case's files (see the module docstring), the JSON sidecar last; return the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the case's files (see the module docstring), the JSON sidecar last; return the paths.
+
+    All or nothing: the old sidecar goes first (the folder no longer claims a finished case), and
+    when a write fails (a full disk) the files this case already wrote are removed again."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out {out_dir}: cannot create the folder ({error.strerror or type(error).__name__})") from None
+    _sidecar(out_dir, tag).unlink(missing_ok=True)
+    written: list[Path] = []
+    try:
+        _write_case_files(prediction, out_dir, tag, options, record, written)
+    except BaseException as error:
+        for path in written:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise InputError(f"--out {out_dir}: cannot write ({error.strerror or type(error).__name__}); nothing of this case was kept") from None
+        raise
+    return written
+
+
+def _write_case_files(
+    prediction: Prediction, out_dir: Path, tag: str, options: PredictOptions, record: dict[str, Any], written: list[Path]
+) -> None:
+    """Write every file of the case into ``out_dir``, appending each to ``written`` as it lands."""
     sct = prediction.sct
     images: list[tuple[str, Volume | None, type]] = [
         ("sct", sct.with_array(np.rint(sct.array)), np.int16),
@@ -115,7 +144,9 @@ def write_prediction(prediction: Prediction, out_dir: Path, tag: str, options: P
         images.append(("mu", sct.with_array(hu_to_mu_511kev(sct.array, options.kvp)), np.float32))
     if options.density:
         images.append(("density", sct.with_array(hu_to_relative_electron_density(sct.array, options.density_table)), np.float32))
-    written = [write_volume(volume, output_path(out_dir, name, tag), dtype) for name, volume, dtype in images if volume is not None]
+    for name, volume, dtype in images:
+        if volume is not None:
+            written.append(write_volume(volume, output_path(out_dir, name, tag), dtype))
     if options.dicom:
         reference = sct.meta.get("dicom_reference")
         written.append(write_ct_series(sct, output_path(out_dir, "dicom", tag, ""), reference, overwrite=True))
@@ -134,7 +165,7 @@ def write_prediction(prediction: Prediction, out_dir: Path, tag: str, options: P
     path = _sidecar(out_dir, tag)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(sidecar, indent=2) + "\n")
-    return [*written, path]
+    written.append(path)
 
 
 def _metadata_field(volume: Volume) -> float | None:
@@ -143,8 +174,9 @@ def _metadata_field(volume: Volume) -> float | None:
 
 
 def _read_mr(path: Path, contrast: str, options: PredictOptions) -> Volume:
-    """Read one MR input; a file whose intensities look like CT (HU air near -1000) is refused."""
+    """Read one MR input; a file too small to hold a head, or whose intensities look like CT (HU air near -1000), is refused."""
     volume = read_volume(path, options.volume, series_uid=options.series, allow_gaps=options.allow_gaps)
+    check_extent(volume, str(path))
     if volume.meta.get("modality") == "ct" or volume.meta.get("modality_guess") == "ct":
         raise InputError(f"--{'mr' if contrast == 't1w' else contrast} {path}: looks like a CT (DICOM modality or HU air near -1000), "
                          "not an MR; give the MR image")
@@ -181,6 +213,8 @@ def predict_files(
     ``field_T`` None: the DICOM/BIDS field strength of the first MR, else unknown."""
     options = options or PredictOptions()
     out_dir = Path(out_dir)
+    given = [Path(path) for path in mr_paths.values()] + ([Path(mask_path)] if mask_path else [])
+    check_output_folder(out_dir, given)
     if _sidecar(out_dir, "").exists() and not options.overwrite:
         raise InputError(f"--out {out_dir}: holds a prediction already; pass --overwrite or choose another folder")
     paths = {contrast: Path(path) for contrast, path in mr_paths.items()}
@@ -245,6 +279,7 @@ def predict_cohort(
     data_dir = Path(data_dir)
     if not (data_dir / MANIFEST_NAME).is_file():
         raise InputError(f"--data {data_dir}: no {MANIFEST_NAME}; give a phantom or preprocessed cohort folder")
+    check_output_folder(Path(out_dir), [data_dir])
     options.device = _device_for_rank(options.device)
     models, info = load_models(checkpoints, options.device)
     for contrasts in contrast_sets:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,9 +14,11 @@ import pytest
 
 from cranial_sct.cli import main
 from cranial_sct.inference.islands import ISLAND_DEPTH_MM
-from cranial_sct.io import read_volume, write_volume
+from cranial_sct.io import nifti, read_volume, write_volume
 from cranial_sct.preprocess.geometry import crop, reorient
 from tests.fixtures_checkpoint import HELD_OUT, checkpoints, phantom_cohort  # noqa: F401 (fixtures)
+from tests.io.conftest import unwritable_folder  # noqa: F401 (a fixture)
+from tests.io.dicom_factory import write_mr_series
 
 TOP_OF_HEAD = ([8, 10, 26], [36, 46, 52])
 
@@ -147,3 +151,48 @@ def test_a_ct_as_mr_and_an_mr_constant_inside_the_mask_are_one_line_each(
     code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, "--mr", mr, *extra, "--out", tmp_path / "out")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("where", ["a file", "unwritable", "inside the DICOM input"])
+def test_bad_output_folders_are_refused_before_any_work(
+    capsys, monkeypatch, checkpoints, phantom_cohort: Path, tmp_path: Path, unwritable_folder: Path, where: str  # noqa: F811
+) -> None:
+    mr = phantom_cohort / HELD_OUT / "mr_1.5T_t1w.nii.gz"
+    if where == "a file":
+        out, message = tmp_path / "taken", "is a file, not a folder"
+        out.write_text("not a folder")
+    elif where == "unwritable":
+        out, message = unwritable_folder / "out", "cannot write in"
+    else:
+        write_mr_series(read_volume(mr), tmp_path / "dicom")
+        mr, out, message = tmp_path / "dicom", tmp_path / "dicom" / "sct", "lies inside the input folder"
+    code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, "--mr", mr, "--out", out)
+    assert code == 2 and f"--out {out}: " in err and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_existing_file_as_out_is_one_line_in_a_real_run(cli, checkpoints, phantom_cohort: Path, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "sct.nii.gz").write_bytes(b"someone's file")
+    result = cli("predict", "--checkpoint", checkpoints.cascade, "--mr", phantom_cohort / HELD_OUT / "mr_1.5T_t1w.nii.gz",
+                 "--out", tmp_path / "sct.nii.gz")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is a file, not a folder" in result.stderr
+    assert (tmp_path / "sct.nii.gz").read_bytes() == b"someone's file"
+
+
+def test_a_disk_that_fills_midway_leaves_nothing_half_written(
+    capsys, monkeypatch, checkpoints, lps_mr: dict[str, Path], tmp_path: Path  # noqa: F811
+) -> None:
+    """The second image's write dies halfway with ENOSPC: one line, and none of the case's files stay."""
+    real_save, calls = nifti.nib.save, []
+
+    def filling_save(image, path) -> None:  # noqa: ANN001
+        calls.append(path)
+        if len(calls) == 2:
+            Path(path).write_bytes(b"\x1f\x8b half an image")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_save(image, path)
+
+    monkeypatch.setattr(nifti.nib, "save", filling_save)
+    out = tmp_path / "out"
+    code, err = run_in_process(capsys, monkeypatch, "predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--out", out)
+    assert code == 2 and "No space left on device" in err and len(err.strip().splitlines()) == 1, err
+    assert len(calls) == 2 and list(out.iterdir()) == []

@@ -57,6 +57,6 @@ def test_unwritable_output_folder_is_refused(cli, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     result = cli("simulate", *SMALL, "--out", blocker / "cohort")
-    assert result.returncode == 2 and "cannot create folder" in result.stderr
+    assert result.returncode == 2 and "a-file is a file, not a folder; choose another --out" in result.stderr
     assert result.stderr.count("\n") == 1
     assert blocker.read_text() == ""

@@ -44,7 +44,7 @@ def test_report_leads_with_the_cascade_against_its_baselines(evaluated: Path) ->
     assert headline.count("<tr") == 1 + 2 * 3 and "cascade-ft2" not in headline
     assert headline.count("cascade − this:") == 2 * 2 * 3  # (direct, bulk-density) x fields x metrics
     assert re.search(r"cascade</td><td class=\"\">3</td><td class=\"best\">2\d\.\d \[\d+\.\d, \d+\.\d\]", headline)  # head MAE, CI
-    assert "headline" in headline and headline.count("data:image/png") == 1  # the plot beside the table
+    assert "headline" in headline and headline.count("data:image/png") == 1  # the plot under the table
     assert page.index("<summary>Paired comparisons of every pair") > page.index("<h2>Details</h2>")
 
 

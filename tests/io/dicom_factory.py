@@ -2,8 +2,9 @@
 
 Independent of the package's own writer so the reader is tested against separately built files:
 file names are shuffled, InstanceNumber runs backwards, SliceThickness can be zero or absent, pixel
-values are stored with a rescale slope/intercept, slices can be dropped, and ``edit`` changes any
-slice's header (tilt, vendor tags, series numbers).
+values are stored with a rescale slope/intercept, slices can be dropped, ``edit`` changes any
+slice's header (tilt, vendor tags, series numbers) and the transfer syntax can be any UID, even one
+that does not match how the data set is stored.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def write_mr_series(
     description: str = "T1 MPRAGE",
     edit: Callable[[Dataset, int], None] | None = None,
     prefix: str = "IM",
+    transfer_syntax: str = ExplicitVRLittleEndian,
 ) -> str:
     """Write ``volume`` (values must be representable after slope/intercept) as one file per slice."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,6 @@ def write_mr_series(
             edit(ds, k)
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = MRImageStorage, ds.SOPInstanceUID
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.TransferSyntaxUID = transfer_syntax
         ds.save_as(folder / f"{prefix}{order[k]:04d}", enforce_file_format=True)
     return series_uid

@@ -10,6 +10,7 @@ from cranial_sct.io.readers import read_volume
 from cranial_sct.io.volume import Volume
 from cranial_sct.io.writers import write_volume
 from tests.heads import head_volumes
+from tests.io.nifti_factory import write_raw_nifti
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ BAD_ARRAYS = {
     "singular": (lambda a: a, singular, "singular"),
     "sheared": (lambda a: a, sheared, "sheared"),
     "tiny_spacing": (lambda a: a, lambda f: scaled(f, 0.005), r"spacing .* outside"),
-    "huge_spacing": (lambda a: a, lambda f: scaled(f, 2.0), r"spacing .* outside"),
+    "huge_spacing": (lambda a: a, lambda f: scaled(f, 3.0), r"spacing .* outside"),
 }
 
 
@@ -102,8 +103,11 @@ def test_missing_file(tmp_path):
 
 
 def test_not_an_image(tmp_path):
-    (tmp_path / "notes.nii.gz").write_text("this is a shopping list")
+    (tmp_path / "notes.nii").write_text("this is a shopping list")
     with pytest.raises(InputError, match="cannot read as NIfTI"):
+        read_volume(tmp_path / "notes.nii")
+    (tmp_path / "notes.nii.gz").write_text("this is a shopping list")
+    with pytest.raises(InputError, match="damaged gzip stream .*Not a gzipped file"):
         read_volume(tmp_path / "notes.nii.gz")
 
 
@@ -111,7 +115,7 @@ def test_truncated_gzip(tmp_path, mr):
     path = write_volume(mr, tmp_path / "mr.nii.gz")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="damaged or not NIfTI"):
+    with pytest.raises(InputError, match="damaged gzip stream .*corrupt or truncated"):
         read_volume(path)
     assert gzip.decompress(data)  # the intact file was a valid gzip
 
@@ -120,3 +124,36 @@ def test_unsupported_extension(tmp_path):
     (tmp_path / "scan.jpg").write_bytes(b"\xff\xd8\xff")
     with pytest.raises(InputError, match="unsupported file type"):
         read_volume(tmp_path / "scan.jpg")
+
+
+def test_a_zero_voxel_size_with_no_transform_is_refused_not_repaired(tmp_path, mr):
+    """nibabel turns pixdim 0 into 1 mm as it loads; the gate must see the 0 the header states."""
+    path = write_raw_nifti(tmp_path / "pix0.nii", mr.array, mr.affine, qform_code=0, sform_code=0, pixdim=[1, 8, 0, 8, 1, 0, 0, 0])
+    with pytest.raises(InputError, match=r"pix0.nii: singular voxel-to-world affine, voxel size 8 x 0 x 8 mm \(zero along axis 1\)"):
+        read_volume(path)
+    path = write_raw_nifti(tmp_path / "qform.nii", mr.array, mr.affine, sform_code=0, pixdim=[1, 8, 8, np.nan, 1, 0, 0, 0])
+    with pytest.raises(InputError, match="qform.nii: non-finite numbers in the voxel-to-world affine"):
+        read_volume(path)
+
+
+@pytest.mark.parametrize(("dtype", "message"), [(np.complex64, "complex-valued image; give the magnitude"),
+                                                ([("R", "u1"), ("G", "u1"), ("B", "u1")], "is not one real number per voxel")])
+def test_complex_and_rgb_pixels_are_refused(tmp_path, mr, dtype, message):
+    array = np.zeros(mr.shape, dtype=dtype)
+    if array.dtype.kind == "c":
+        array.real = mr.array
+    path = tmp_path / "odd.nii"
+    nib.save(nib.Nifti1Image(array, mr.affine), path)
+    with pytest.raises(InputError, match=message):
+        read_volume(path)
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_a_header_claiming_more_voxels_than_the_file_holds_is_refused_before_allocating(tmp_path, mr, suffix):
+    """A few hundred bytes claiming 800 x 800 x 800 float64 voxels: refused from the file's length, not after a 4-GB buffer."""
+    path = write_raw_nifti(tmp_path / "liar.nii", mr.array, mr.affine, dim=[3, 800, 800, 800, 1, 1, 1, 1], datatype=64, bitpix=64)
+    if suffix == ".nii.gz":
+        path = path.rename(tmp_path / "liar.nii.gz")
+        path.write_bytes(gzip.compress(path.read_bytes()))
+    with pytest.raises(InputError, match=r"liar.nii(.gz)?: the header describes 800 x 800 x 800 voxels of float64 .* but the file holds"):
+        read_volume(path)

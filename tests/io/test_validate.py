@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from cranial_sct.errors import InputError
-from cranial_sct.io.validate import check_ct_in_hu, check_pair_order, guess_modality
+from cranial_sct.io.validate import check_ct_in_hu, check_extent, check_pair_order, guess_modality
+from cranial_sct.io.volume import Volume
 from tests.heads import head_volumes
 
 
@@ -31,3 +32,10 @@ def test_swapped_mr_and_ct_are_detected(pair):
     check_pair_order(mr, "mr.nii.gz", ct, "ct.nii.gz")
     with pytest.raises(InputError, match="ct.nii.gz looks like a CT .* mr.nii.gz like an MR; they seem swapped"):
         check_pair_order(ct, "ct.nii.gz", mr, "mr.nii.gz")
+
+
+def test_an_mr_to_predict_needs_8_voxels_per_axis(pair):
+    mr, _ = pair
+    check_extent(mr, "mr.nii.gz")
+    with pytest.raises(InputError, match=r"mr.nii.gz: \d+ x \d+ x 7 voxels; at least 8 per axis"):
+        check_extent(Volume(mr.array[:, :, :7], mr.affine), "mr.nii.gz")

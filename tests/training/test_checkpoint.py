@@ -1,3 +1,5 @@
+import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -52,16 +54,49 @@ def test_weights_for_another_architecture_are_refused(trained: Path, tmp_path: P
         load_for_inference(tmp_path / "bad.pt")
 
 
-def test_missing_corrupt_and_foreign_files_are_refused(trained: Path, tmp_path: Path) -> None:
+def foreign_files(folder: Path, trained: Path) -> dict[str, tuple[Path, str]]:
+    """Files users mistake for checkpoints, each with the phrase its one-line refusal must hold."""
+    def write(name: str, data: bytes) -> Path:
+        (folder / name).write_bytes(data)
+        return folder / name
+
+    with zipfile.ZipFile(folder / "archive.pt", "w") as archive:
+        archive.writestr("notes.txt", "a zip, but no torch archive")
+    pickle.dump({"model": [1, 2]}, open(folder / "pickled.pt", "wb"))
+    torch.save(torch.nn.Linear(2, 2), folder / "whole-model.pt")
+    torch.save({"weights": torch.zeros(1)}, folder / "foreign.pt")
+    state = torch.load(trained, weights_only=True)
+    torch.save({k: v for k, v in state.items() if k != "stats"}, folder / "no-stats.pt")
+    torch.save({**state, "model": {"w": "text"}}, folder / "text-weights.pt")
+    torch.save({**state, "model": {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state["model"].items()}},
+               folder / "nan-weights.pt")
+    return {
+        "empty": (write("empty.pt", b""), "an empty file, not a cranial-sct checkpoint"),
+        "short": (write("short.pt", b"\x80\x02}q"), "a plain pickle"),
+        "random": (write("random.pt", bytes(range(7, 250)) * 9), "not a zip archive"),
+        "truncated": (write("truncated.pt", trained.read_bytes()[:5000]), "corrupt or truncated zip archive"),
+        "zip": (folder / "archive.pt", "a zip archive that is not a PyTorch file"),
+        "hdf5": (write("keras.h5.pt", b"\x89HDF\r\n\x1a\n" + bytes(64)), "an HDF5 file"),
+        "safetensors": (write("model.safetensors", (2).to_bytes(8, "little") + b"{}"), "a safetensors file"),
+        "pickle-only": (folder / "pickled.pt", "a plain pickle"),
+        "whole model": (folder / "whole-model.pt", "holds Python objects beyond tensors"),
+        "foreign keys": (folder / "foreign.pt", "not a cranial-sct checkpoint"),
+        "missing key": (folder / "no-stats.pt", "cranial-sct checkpoint without stats"),
+        "wrong type": (folder / "text-weights.pt", "damaged cranial-sct checkpoint (model is not"),
+        "nan weights": (folder / "nan-weights.pt", "the weights hold NaN/Inf"),
+    }
+
+
+def test_missing_corrupt_and_foreign_files_are_refused_saying_what_was_expected(trained: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         read_checkpoint(tmp_path / "none.pt")
-    truncated = tmp_path / "truncated.pt"
-    truncated.write_bytes(trained.read_bytes()[:5000])
-    with pytest.raises(InputError, match="corrupt"):
-        read_checkpoint(truncated)
-    torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
-    with pytest.raises(InputError, match="not a cranial-sct checkpoint"):
-        read_checkpoint(tmp_path / "foreign.pt")
+    with pytest.raises(InputError, match="a folder, not a checkpoint"):
+        read_checkpoint(tmp_path)
+    for kind, (path, phrase) in foreign_files(tmp_path, trained).items():
+        with pytest.raises(InputError) as refused:
+            load_for_inference(path)
+        message = str(refused.value)
+        assert message.startswith(str(path)) and phrase in message and "\n" not in message, (kind, message)
 
 
 def test_a_write_that_dies_midway_leaves_the_last_good_checkpoint(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,3 +130,17 @@ def test_export_keeps_what_prediction_needs_and_the_training_version(trained: Pa
     _, info = load_for_inference(exported)
     assert info.recipe == "two toy steps" and info.plan.spacing_mm == [4.0, 4.0, 4.0]
     assert exported.stat().st_size < trained.stat().st_size / 2
+
+
+def test_export_to_a_folder_or_a_full_disk_is_one_line(cli, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = cli("export", "--checkpoint", trained, "--out", tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is a folder; give a file name" in result.stderr
+
+    def full_disk(obj: object, path: Path) -> None:
+        Path(path).write_bytes(b"half")
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0\nPytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(InputError, match="model.pt: cannot write the checkpoint .*file write failed"):
+        export_for_inference(trained, tmp_path / "model.pt")
+    assert list(tmp_path.iterdir()) == []

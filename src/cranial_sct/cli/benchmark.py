@@ -21,7 +21,9 @@ def benchmark_command(
 ) -> None:
     """The paper's protocol: train at 1.5 T, test at 1.5/3/7/0.064 T, fine-tune on k target subjects; evaluate and report."""
     from cranial_sct.benchmark import load_benchmark_config, run_benchmark
+    from cranial_sct.io.output_paths import check_output_folder
 
+    check_output_folder(out, [data] if data else [])
     settings = load_benchmark_config(preset, config, [*overrides, *([f"seed={seed}"] if seed is not None else [])])
     report = run_benchmark(settings, out, data)
     typer.echo((out / "accuracy.md").read_text())

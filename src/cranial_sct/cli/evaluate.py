@@ -22,7 +22,9 @@ def evaluate_command(
 ) -> None:
     """Measure predicted sCTs against reference CTs (MAE, ME, PSNR, SSIM/MS-SSIM, skull Dice/HD95)."""
     from cranial_sct.evaluation.evaluate import evaluate
+    from cranial_sct.io.output_paths import check_output_folder
 
+    check_output_folder(out, [pred])  # PRED is scanned for method folders; REF is read by subject only
     rows, summary = evaluate(pred, ref, preset=preset, out_dir=out, bone_threshold_hu=bone_threshold, mu_map=mu_map, kvp=kvp)
     for group in summary["by_method_field"]:
         typer.echo(

@@ -16,6 +16,8 @@ def export_command(
     recipe: str = typer.Option("", "--recipe", help="How the model was made, stored with it (shown by info --checkpoint)."),
 ) -> None:
     """Drop the optimiser and RNG state: the file loads with weights_only and predicts like the checkpoint."""
+    from cranial_sct.io.output_paths import check_output_file
     from cranial_sct.training.checkpoint import export_for_inference
 
+    check_output_file(out)
     typer.echo(f"wrote {export_for_inference(checkpoint, out, recipe)}")

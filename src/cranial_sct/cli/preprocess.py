@@ -9,6 +9,7 @@ import typer
 from cranial_sct.cli.app import app
 from cranial_sct.errors import InputError
 from cranial_sct.io.layouts import LAYOUTS
+from cranial_sct.io.output_paths import check_output_folder
 from cranial_sct.preprocess.dataset import ReadOptions, preprocess_dataset
 from cranial_sct.preprocess.pipeline import PreprocessOptions
 
@@ -33,6 +34,7 @@ def preprocess(
         raise InputError(f"--normalise {normalise}: use percentile, zscore or none")
     if spacing < 0 or workers < 1:
         raise InputError("--spacing must be >= 0 and --workers >= 1")
+    check_output_folder(out, [data])
     options = PreprocessOptions(
         spacing_mm=spacing or None,
         registered=registered,

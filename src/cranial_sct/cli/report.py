@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cranial_sct.cli.app import app
+from cranial_sct.io.output_paths import check_output_file
 
 
 @app.command("report")
@@ -21,5 +22,6 @@ def report_command(
     """Write the HTML report: metrics table with p-values, box plots, best/median/worst image panels."""
     from cranial_sct.evaluation.report import write_report
 
+    check_output_file(out)
     path = write_report(eval_dir, out, pred_dir=pred, ref_dir=ref, panel_method=panel_method, config_files=config)
     typer.echo(f"report -> {path}")

@@ -64,8 +64,8 @@ th { background: #eef2f6; font-weight: 600; white-space: normal; vertical-align:
 div.scroll { overflow-x: auto; } tr.sep td { border-top: 2px solid #b9c3ce; } td.key, th.key { text-align: left; }
 tr:nth-child(even) td { background: #fafbfc; } td.best { font-weight: 700; color: #0b5394; }
 td.sig { font-weight: 700; color: #a1123c; } td.na { color: #9aa4af; }
-td small { display: block; color: #5b6775; font-size: 11px; } td small.sig { color: #a1123c; font-weight: 600; }
-div.headline { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; } div.headline > div { flex: 1 1 560px; min-width: 0; }
+td small { display: block; color: #5b6775; font-size: 11px; white-space: normal; } td small.sig { color: #a1123c; font-weight: 600; }
+div.headline table { width: 100%; } div.headline img { max-height: 330px; margin: 4px auto 0; }
 img { max-width: 100%; display: block; margin: 8px 0 16px; } details summary { cursor: pointer; font-weight: 600; margin: 12px 0; }
 pre { background: #f6f8fa; border: 1px solid #e3e8ee; padding: 8px 12px; font-size: 12px; overflow-x: auto; max-height: 420px; }
 code { background: #eef2f6; padding: 1px 4px; border-radius: 3px; font-size: 12px; }
@@ -316,8 +316,8 @@ def _headline_table(groups: Sequence[Mapping[str, Any]], tests: Sequence[Mapping
 HEADLINE_NOTE = (
     '<p class="note">Mean over the test cases with its Student-t 95 % CI; bold: best per field. Under a baseline: '
     "cascade minus the baseline, the median paired difference over subjects with its bootstrap 95 % CI and the "
-    f"Wilcoxon p Holm-adjusted over the field strengths (red: below {SIGNIFICANCE}). Negative is better for MAE, "
-    "positive for Dice.</p>"
+    f"Wilcoxon p Holm-adjusted over the field strengths (red: below {SIGNIFICANCE}; with fewer than 6 subjects no p "
+    "can fall below 0.05). Negative is better for MAE, positive for Dice.</p>"
 )
 
 
@@ -328,7 +328,7 @@ def _headline(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> 
     plot = metric_by_field(summary["by_method_field"], [(m, LABELS[m]) for m in HEADLINE_METRICS], numeric, methods)
     table = _headline_table(summary["by_method_field"], summary["paired_by_field"], methods)
     alt = "Head MAE, bone MAE and skull Dice against field strength, mean and 95 % CI per method"
-    return f'<div class="headline"><div>{HEADLINE_NOTE}{table}</div><div>{embed_png(plot, alt)}</div></div>'
+    return f'<div class="headline">{HEADLINE_NOTE}{table}{embed_png(plot, alt)}</div>'
 
 
 def _finetuned(summary: Mapping[str, Any], metrics: Sequence[str]) -> str:

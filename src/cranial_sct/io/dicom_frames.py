@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import pydicom
 
-from cranial_sct.errors import InputError
+from cranial_sct.errors import InputError, reason
 
 PHILIPS_SCALE_SLOPE = 0x2005100E
 PHILIPS_FRAME_PRIVATE = 0x2005140F  # per-frame copy of the classic header, holding (2005,100E)
 SPATIAL_DIMENSIONS = {0x00209056, 0x00209057, 0x00200032}  # StackID, InStackPositionNumber, position
 POSITION_TOLERANCE_MM = 0.01
+ORIENTATION_UNIT_TOLERANCE = 1e-3  # direction cosines: length within 1 +- this, dot product below it
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _header(path: Path, name: str) -> pydicom.Dataset:
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as error:  # pydicom raises many types for damaged headers
-        raise InputError(f"{name}: cannot read the header of {path} ({type(error).__name__}: {error})") from error
+        raise InputError(f"{name}: cannot read the header of {path} ({reason(error)})") from error
 
 
 def split_volumes(frames: list[Frame], name: str) -> list[list[Frame]]:
@@ -94,13 +95,12 @@ def _normal(frame: Frame) -> np.ndarray:
 
 
 def _classic_frame(header: pydicom.Dataset, path: Path, name: str) -> Frame:
-    if "ImageOrientationPatient" not in header or "ImagePositionPatient" not in header:
-        raise InputError(f"{name}: {path.name} lacks ImagePositionPatient/ImageOrientationPatient; cannot place it")
-    slope, intercept = _rescale(header, header, header)
+    slope, intercept = _rescale(header, header, header, path, name)
     return Frame(
-        path, None, _floats(header.ImagePositionPatient), _floats(header.ImageOrientationPatient),
-        _spacing(header.get("PixelSpacing"), path, name), (int(header.Rows), int(header.Columns)),
-        slope, intercept, (float(header.get("InstanceNumber", 0) or 0),),
+        path, None, _numbers(header.get("ImagePositionPatient"), 3, "ImagePositionPatient", path, name),
+        _orientation(header.get("ImageOrientationPatient"), path, name),
+        _spacing(header.get("PixelSpacing"), path, name), _shape(header, path, name),
+        slope, intercept, _numbers(header.get("InstanceNumber", 0) or 0, 1, "InstanceNumber", path, name),
     )  # fmt: skip
 
 
@@ -117,17 +117,17 @@ def _enhanced_frames(header: pydicom.Dataset, path: Path, name: str) -> list[Fra
             return _item(groups, sequence) or _item(shared, sequence) or pydicom.Dataset()
 
         plane, orientation = group("PlanePositionSequence"), group("PlaneOrientationSequence")
-        if "ImagePositionPatient" not in plane or "ImageOrientationPatient" not in orientation:
-            raise InputError(f"{name}: frame {number + 1} of {path.name} has no position/orientation; cannot place it")
         index = group("FrameContentSequence").get("DimensionIndexValues", [])
         index = [index] if isinstance(index, int) else list(index)
         order = tuple(float(index[k]) for k in volume_axes if k < len(index)) + (float(number),)
         private = _item(groups, PHILIPS_FRAME_PRIVATE) or pydicom.Dataset()
-        slope, intercept = _rescale(header, group("PixelValueTransformationSequence"), private)
+        slope, intercept = _rescale(header, group("PixelValueTransformationSequence"), private, path, name)
+        where = f"frame {number + 1} of {path.name}"
         frames.append(Frame(
-            path, number, _floats(plane.ImagePositionPatient), _floats(orientation.ImageOrientationPatient),
-            _spacing(group("PixelMeasuresSequence").get("PixelSpacing"), path, name),
-            (int(header.Rows), int(header.Columns)), slope, intercept, order,
+            path, number, _numbers(plane.get("ImagePositionPatient"), 3, "ImagePositionPatient", path, name, where),
+            _orientation(orientation.get("ImageOrientationPatient"), path, name, where),
+            _spacing(group("PixelMeasuresSequence").get("PixelSpacing"), path, name, where),
+            _shape(header, path, name), slope, intercept, order,
         ))  # fmt: skip
     return frames
 
@@ -140,10 +140,12 @@ def _item(groups: pydicom.Dataset, sequence: str | int) -> pydicom.Dataset | Non
     return value[0] if value else None
 
 
-def _rescale(header: pydicom.Dataset, transform: pydicom.Dataset, private: pydicom.Dataset) -> tuple[float, float]:
+def _rescale(
+    header: pydicom.Dataset, transform: pydicom.Dataset, private: pydicom.Dataset, path: Path, name: str
+) -> tuple[float, float]:
     """(slope, intercept) turning stored values into real ones, Philips floating point when it applies."""
-    slope = float(transform.get("RescaleSlope", 1) or 1)
-    intercept = float(transform.get("RescaleIntercept", 0) or 0)
+    (slope,) = _numbers(transform.get("RescaleSlope", 1) or 1, 1, "RescaleSlope", path, name)
+    (intercept,) = _numbers(transform.get("RescaleIntercept", 0) or 0, 1, "RescaleIntercept", path, name)
     scale = _philips_scale(header, private)
     if scale is None:
         return slope, intercept
@@ -169,11 +171,39 @@ def _private_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _spacing(value: Any, path: Path, name: str) -> tuple[float, float]:
-    if not value or len(value) != 2 or min(float(v) for v in value) <= 0:
-        raise InputError(f"{name}: {path.name} has no valid PixelSpacing; cannot size its voxels")
-    return float(value[0]), float(value[1])
+def _spacing(value: Any, path: Path, name: str, where: str = "") -> tuple[float, float]:
+    spacing = _numbers(value, 2, "PixelSpacing", path, name, where)
+    if min(spacing) <= 0:
+        raise InputError(f"{name}: {where or path.name} has PixelSpacing {spacing}; cannot size its voxels")
+    return spacing[0], spacing[1]
 
 
-def _floats(values: Any) -> tuple[float, ...]:
-    return tuple(float(v) for v in values)
+def _orientation(value: Any, path: Path, name: str, where: str = "") -> tuple[float, ...]:
+    """ImageOrientationPatient as two unit vectors; refused unless they are (nearly) orthonormal, since
+    scaled or skewed direction cosines would silently stretch or shear the grid."""
+    cosines = np.asarray(_numbers(value, 6, "ImageOrientationPatient", path, name, where)).reshape(2, 3)
+    lengths = np.linalg.norm(cosines, axis=1)
+    if np.abs(lengths - 1).max() > ORIENTATION_UNIT_TOLERANCE or abs(cosines[0] @ cosines[1]) > ORIENTATION_UNIT_TOLERANCE:
+        raise InputError(f"{name}: {where or path.name} has ImageOrientationPatient {tuple(cosines.ravel())}, "
+                         "not two orthogonal unit vectors; cannot place it")
+    return tuple((cosines / lengths[:, None]).ravel())
+
+
+def _shape(header: pydicom.Dataset, path: Path, name: str) -> tuple[int, int]:
+    rows, columns = (_numbers(header.get(key), 1, key, path, name)[0] for key in ("Rows", "Columns"))
+    if min(rows, columns) < 1 or rows != int(rows) or columns != int(columns):
+        raise InputError(f"{name}: {path.name} has {rows:g} Rows x {columns:g} Columns; not an image")
+    return int(rows), int(columns)
+
+
+def _numbers(value: Any, count: int, element: str, path: Path, name: str, where: str = "") -> tuple[float, ...]:
+    """``count`` finite numbers from a DICOM element's value, or an ``InputError`` naming the element."""
+    values = value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [] if value in (None, "") else [value]
+    try:
+        numbers = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        numbers = ()
+    if len(numbers) != count or not np.isfinite(numbers).all():
+        shown = "missing" if value is None else repr(value)[:60]
+        raise InputError(f"{name}: {where or path.name} has no valid {element} ({count} number{'s' * (count > 1)} expected, {shown})")
+    return numbers

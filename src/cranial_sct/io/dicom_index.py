@@ -11,9 +11,11 @@ therefore grouped by UID and then split on those fields; a split series is named
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import struct
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,14 @@ from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from cranial_sct.errors import InputError
+from cranial_sct.io.dicom_index_cache import cached_read
 
 TRANSFER_SYNTAX, MODALITY, DESCRIPTION = 0x00020010, 0x00080060, 0x0008103E
 IMAGE_TYPE, ECHO_NUMBERS, SERIES_UID, SERIES_NUMBER = 0x00080008, 0x00180086, 0x0020000E, 0x00200011
 ORIENTATION, ROWS, COLUMNS = 0x00200037, 0x00280010, 0x00280011
 LAST_INDEXED_TAG = COLUMNS  # every element the index needs comes before it
+PARALLEL_FILES_PER_WORKER = 500  # below this a process's start-up costs more than it saves
+MAX_WORKERS = 8
 COMPLEX_COMPONENTS = {
     "M": "magnitude", "MAGNITUDE": "magnitude", "P": "phase", "PHASE": "phase",
     "R": "real", "REAL": "real", "I": "imaginary", "IMAGINARY": "imaginary",
@@ -55,28 +60,50 @@ class SeriesEntry:
 
 
 def index_series(folder: Path) -> list[SeriesEntry]:
-    """Every DICOM image series below ``folder`` (searched recursively); other files are skipped."""
+    """Every DICOM image series below ``folder`` (searched recursively); other files are skipped.
+
+    Unchanged files' headers come from the folder's cache (``dicom_index_cache``); the rest are read,
+    in parallel processes when there are many."""
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
+    files = _files_below(folder)
     groups: dict[str, dict[tuple[str, ...], SeriesEntry]] = defaultdict(dict)
-    for path in _files_below(folder):
-        header = _read_index_header(path)
-        if header is None or ROWS not in header or SERIES_UID not in header:
+    for path, summary in zip(files, cached_read(folder, files, _summaries), strict=True):
+        if summary is None:
             continue
-        uid = _decoded(header.get(SERIES_UID))
-        image_type = tuple(_decoded(header.get(IMAGE_TYPE)).upper().split("\\"))
-        split_key = (
-            _decoded(header.get(SERIES_NUMBER)), _decoded(header.get(ECHO_NUMBERS)), _component(image_type),
-            _decoded(header.get(ROWS)) + "x" + _decoded(header.get(COLUMNS)), _rounded(_decoded(header.get(ORIENTATION))),
-        )  # fmt: skip
+        uid, description, modality, number, echo, image_type, matrix, orientation = summary
+        image_type = tuple(image_type.split("\\"))
+        split_key = (number, echo, _component(image_type), matrix, orientation)
         entry = groups[uid].get(split_key)
         if entry is None:
-            entry = groups[uid][split_key] = SeriesEntry(
-                uid, _decoded(header.get(DESCRIPTION)), _decoded(header.get(MODALITY)),
-                split_key[0], image_type,
-            )  # fmt: skip
+            entry = groups[uid][split_key] = SeriesEntry(uid, description, modality, number, image_type)
         entry.files.append(path)
     return [entry for parts in groups.values() for entry in _named(parts)]
+
+
+def _summaries(paths: list[Path]) -> list[list[str] | None]:
+    """``_summary`` of every path; many files are shared among worker processes (pydicom's tokenizer
+    is pure Python, so threads would queue on the interpreter lock)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(cpus, MAX_WORKERS, len(paths) // PARALLEL_FILES_PER_WORKER)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_summary(path) for path in paths]
+    # fork: a worker needs nothing but this module, already loaded; spawning would import the package again
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_summary, paths, chunksize=max(1, len(paths) // (4 * workers))))
+
+
+def _summary(path: Path) -> list[str] | None:
+    """What the index needs of one file (series UID, description, modality, SeriesNumber, echo,
+    ImageType, matrix, rounded orientation), or None for a file that is not a DICOM image."""
+    header = _read_index_header(path)
+    if header is None or ROWS not in header or SERIES_UID not in header:
+        return None
+    return [
+        _decoded(header.get(SERIES_UID)), _decoded(header.get(DESCRIPTION)), _decoded(header.get(MODALITY)),
+        _decoded(header.get(SERIES_NUMBER)), _decoded(header.get(ECHO_NUMBERS)), _decoded(header.get(IMAGE_TYPE)).upper(),
+        _decoded(header.get(ROWS)) + "x" + _decoded(header.get(COLUMNS)), _rounded(_decoded(header.get(ORIENTATION))),
+    ]  # fmt: skip
 
 
 def pick_series(series: list[SeriesEntry], folder: Path, choice: str | None, member: Path | None = None) -> SeriesEntry:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.pixels import iter_pixels, pixel_array
 
-from cranial_sct.errors import InputError
+from cranial_sct.errors import InputError, reason
 from cranial_sct.io.dicom_frames import Frame
 from cranial_sct.io.validate import check_voxel_count
 
@@ -51,5 +51,4 @@ def _decode(path: Path, numbers: list[int] | None, name: str) -> np.ndarray | li
             return pixel_array(path)
         return list(iter_pixels(path, indices=numbers))
     except Exception as error:  # pydicom raises many types for undecodable or truncated pixel data
-        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
-        raise InputError(f"{name}: cannot decode pixel data of {path} ({reason})") from error
+        raise InputError(f"{name}: cannot decode pixel data of {path} ({reason(error, 400)})") from error

@@ -9,15 +9,19 @@ with ``meta`` holding ``path``, ``format``, ``modality`` (from DICOM or guessed 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
-from cranial_sct.errors import InputError
+from cranial_sct.errors import InputError, reason
 from cranial_sct.io.dicom_read import read_dicom_series
+from cranial_sct.io.metaimage import check_metaimage_header
+from cranial_sct.io.nifti import check_data_length, gzip_length, load_nifti, stated_affine
 from cranial_sct.io.sidecar import read_sidecar
 from cranial_sct.io.sitk_bridge import from_sitk
 from cranial_sct.io.validate import check_volume, check_volume_index, check_voxel_count, guess_modality
@@ -72,24 +76,31 @@ def _is_dicom_file(path: Path) -> bool:
 def _read_nifti(path: Path, volume_index: int | None) -> Volume:
     """One volume of a NIfTI file: only that volume is loaded, and scaled data comes as float32."""
     try:
-        image = nib.load(path)
+        stored = gzip_length(path) if path.name.lower().endswith(".gz") else path.stat().st_size
+        image = load_nifti(path)
+        check_voxel_count(tuple(image.shape[:3]), path)
+        check_data_length(path, image, stored)
         one = image.slicer[_volume_slicer(image.shape, volume_index, path)] if len(image.shape) > 3 else image
         scaled = getattr(one.dataobj, "slope", 1) != 1 or getattr(one.dataobj, "inter", 0) != 0
         array = one.get_fdata(dtype=np.float32) if scaled else np.asanyarray(one.dataobj)
+        affine = stated_affine(path, image)
     except InputError:
         raise
     except Exception as error:  # nibabel/gzip raise many types for damaged files
-        raise InputError(f"{path}: cannot read as NIfTI ({type(error).__name__}: {error}); the file is damaged or not NIfTI") from error
-    return Volume(array.reshape(array.shape[:3]), image.affine, _base_meta(path, "nifti"))
+        raise InputError(f"{path}: cannot read as NIfTI ({reason(error)}); the file is damaged or not NIfTI") from error
+    return Volume(array.reshape(array.shape[:3]), affine, _base_meta(path, "nifti"))
 
 
 def _read_itk(path: Path, volume_index: int | None) -> Volume:
+    if path.suffix.lower() in (".mha", ".mhd"):
+        check_metaimage_header(path)
     try:
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
-        reader.ReadImageInformation()
-        check_voxel_count(reader.GetSize()[:3], path)
-        image = reader.Execute()
+        with native_stderr_silenced():
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(str(path))
+            reader.ReadImageInformation()
+            check_voxel_count(reader.GetSize()[:3], path)
+            image = reader.Execute()
     except RuntimeError as error:
         raise InputError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from error
     if image.GetNumberOfComponentsPerPixel() > 1:
@@ -104,6 +115,21 @@ def _read_itk(path: Path, volume_index: int | None) -> Volume:
     return from_sitk(image, _base_meta(path, path.suffix.lower().lstrip(".")))
 
 
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Hide what ITK's readers print straight to the process's error stream (file descriptor 2): the
+    ``RuntimeError`` it raises carries the reason, and the user gets that as one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _volume_slicer(shape: tuple[int, ...], volume_index: int | None, path: Path) -> tuple[slice, ...]:
     """The slicer of one (x, y, z) volume of a 4D+ image (trailing singleton axes are ignored)."""
     kept = list(shape)
@@ -111,7 +137,6 @@ def _volume_slicer(shape: tuple[int, ...], volume_index: int | None, path: Path)
         kept.pop()
     if len(kept) > 4:
         raise InputError(f"{path}: a 3D image is needed, got shape {tuple(shape)}")
-    check_voxel_count(tuple(kept[:3]), path)
     index = [slice(None)] * len(shape)
     if len(kept) == 4:
         k = check_volume_index(volume_index, kept[3], path)

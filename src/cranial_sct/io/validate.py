@@ -1,6 +1,10 @@
 """Sanity checks on volumes as read, so a bad file fails early with one line naming it and the fix.
 
-Each check raises ``InputError``. The intensity checks rely on physics, not file names: CT air sits
+``check_volume`` is the geometry gate every reader's volume passes (``read_volume``, whatever the
+format): a scalar 3D array of finite values, not constant, on a finite, invertible, orthogonal grid
+with voxels of 0.05 to 20 mm. Readers hand it the grid their file states, never one a library
+repaired (``nifti.stated_affine``), and DICOM stacks that need it are resampled onto an orthogonal grid
+before it (``dicom_grid``). Each check raises ``InputError``. The intensity checks rely on physics, not file names: CT air sits
 near -1000 HU, while MR magnitude images are non-negative, which also reveals a swapped MR/CT pair.
 """
 
@@ -13,8 +17,11 @@ import numpy as np
 from cranial_sct.errors import InputError
 from cranial_sct.io.volume import Volume
 
-MIN_SPACING_MM = 0.1
-MAX_SPACING_MM = 10.0
+# Voxel sizes outside these are a header in the wrong units (metres, microns) or damaged: a 7-T
+# microscopy-grade scan is 0.1 mm, a 0.064-T slice 5 mm, an old CT 10 mm.
+MIN_SPACING_MM = 0.05
+MAX_SPACING_MM = 20.0
+MIN_PREDICT_VOXELS = 8  # per axis: fewer cannot hold a head at any spacing the gate accepts
 AIR_HU_BELOW = -500.0  # a CT in HU has air (about -1000) in its field of view
 MAX_SHEAR_COS = 1e-3  # cosine between axes above which the grid is called sheared
 # The largest volume read: 2^29 voxels (2 GiB as float32; e.g. 1024 x 1024 x 512), several times a
@@ -23,7 +30,8 @@ MAX_VOXELS = 2**29
 
 
 def check_volume(volume: Volume, name: str) -> None:
-    """Refuse a volume that no later step can handle: not 3D, bad affine or spacing, NaN, constant."""
+    """The gate: refuse a volume no later step can handle (pixel type, shape, grid, NaN, constant)."""
+    check_pixel_type(volume.array.dtype, name)
     if volume.array.ndim != 3 or min(volume.shape) < 2:
         raise InputError(f"{name}: a 3D image is needed, got shape {volume.shape}; pass a volume, not a slice")
     check_affine(volume.affine, name)
@@ -32,6 +40,21 @@ def check_volume(volume: Volume, name: str) -> None:
         raise InputError(f"{name}: {int((~finite).sum())} NaN/Inf voxels; fix or replace them before use")
     if volume.array.min() == volume.array.max():
         raise InputError(f"{name}: constant image (every voxel is {volume.array.flat[0]}); is this the right file?")
+
+
+def check_pixel_type(dtype: np.dtype, name: str) -> None:
+    """Refuse what is not one real number per voxel: complex data, RGB or other compound pixels."""
+    if dtype.kind == "c":
+        raise InputError(f"{name}: complex-valued image; give the magnitude image")
+    if dtype.kind not in "biuf":
+        raise InputError(f"{name}: pixel type {dtype} is not one real number per voxel; give a grey-scale image")
+
+
+def check_extent(volume: Volume, name: str, minimum: int = MIN_PREDICT_VOXELS) -> None:
+    """Refuse a volume with fewer than ``minimum`` voxels along an axis (a slab, a localiser)."""
+    if min(volume.shape) < minimum:
+        shown = " x ".join(str(n) for n in volume.shape)
+        raise InputError(f"{name}: {shown} voxels; at least {minimum} per axis are needed (a localiser or a slab?)")
 
 
 def check_voxel_count(shape: tuple[int, ...], name: str) -> None:
@@ -54,17 +77,20 @@ def check_volume_index(volume_index: int | None, count: int, name: str | Path) -
 
 
 def check_affine(affine: np.ndarray, name: str) -> None:
-    """Refuse singular, sheared or implausibly spaced voxel grids."""
+    """Refuse non-finite, singular, sheared or implausibly spaced voxel grids."""
+    if not np.isfinite(affine).all():
+        raise InputError(f"{name}: non-finite numbers in the voxel-to-world affine; fix the header (qform/sform, spacing or direction)")
     axes = affine[:3, :3]
     spacing = np.linalg.norm(axes, axis=0)
-    if not np.isfinite(affine).all() or abs(np.linalg.det(axes)) < 1e-9 or spacing.min() == 0:
-        raise InputError(f"{name}: singular voxel-to-world affine; fix the header (qform/sform or direction)")
+    shown = " x ".join(f"{s:g}" for s in spacing)
+    if spacing.min() == 0:
+        raise InputError(f"{name}: singular voxel-to-world affine, voxel size {shown} mm (zero along axis "
+                         f"{int(np.argmin(spacing))}); the header gives no usable voxel size (pixdim/sform or spacing)")
     unit = axes / spacing
     cosines = np.abs(unit.T @ unit - np.eye(3))
-    if cosines.max() > MAX_SHEAR_COS:
-        raise InputError(f"{name}: sheared voxel grid (axes not orthogonal); resample it to an orthogonal grid first")
+    if cosines.max() > MAX_SHEAR_COS or abs(np.linalg.det(unit)) < 0.5:
+        raise InputError(f"{name}: sheared or singular voxel grid (axes not orthogonal); resample it to an orthogonal grid first")
     if spacing.min() < MIN_SPACING_MM or spacing.max() > MAX_SPACING_MM:
-        shown = " x ".join(f"{s:g}" for s in spacing)
         raise InputError(
             f"{name}: voxel spacing {shown} mm is outside {MIN_SPACING_MM}-{MAX_SPACING_MM} mm; check the header units"
         )

@@ -32,5 +32,6 @@ def write_volume(volume: Volume, path: str | os.PathLike[str], dtype: np.dtype |
         with atomic_path(path) as tmp:
             sitk.WriteImage(to_sitk(volume, array), str(tmp), True)
     except (OSError, RuntimeError) as error:  # SimpleITK reports I/O failures as RuntimeError
-        raise InputError(f"{path}: cannot write ({type(error).__name__}); choose a writable output folder") from error
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise InputError(f"{path}: cannot write ({reason}); choose a writable output folder with free space") from error
     return path

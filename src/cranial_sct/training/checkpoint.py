@@ -15,6 +15,8 @@ import os
 import pickle
 import random
 import zipfile
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,14 @@ BUILTIN = "builtin"  # the name that stands for the model shipped inside the pac
 BUILTIN_FILE = ("weights", "builtin.pt")  # under the cranial_sct package
 # What inference needs; the rest (optimiser, scheduler, scaler, RNG) only serves resuming a run.
 INFERENCE_KEYS = ("version", "step", "config", "model", "plan", "stats", "recipe")  # version: the training one
+EXPECTED = "give a .pt file written by 'cranial-sct train' or 'export' (a torch zip archive)"
+# Leading bytes of files that get mistaken for checkpoints, and what they are.
+FOREIGN_MAGIC = (
+    (b"\x89HDF", "an HDF5 file (Keras/TensorFlow weights?)"),
+    (b"\x93NUMPY", "a NumPy array file"),
+    (b"\x80", "a plain pickle (an old torch.save or another tool), not a torch zip archive"),
+    (b"\x08", "a protobuf file (ONNX or TensorFlow?)"),
+)
 
 
 def builtin_path() -> Path:
@@ -69,24 +79,74 @@ class CheckpointInfo:
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
     """Write ``state`` (plus format and version) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "version": __version__, **state}, tmp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save({"format": FORMAT, "version": __version__, **state}, tmp)
+    except (OSError, RuntimeError) as error:  # torch's zip writer reports a failed write as RuntimeError
+        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1][:120]
+        raise InputError(f"{path}: cannot write the checkpoint ({reason}); "
+                         "choose a writable folder with free space") from None
     return path
 
 
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load with ``weights_only=True``; a missing, corrupt or foreign file is an ``InputError``."""
+    """Load with ``weights_only=True``; a missing, corrupt or foreign file is an ``InputError`` saying what was expected."""
     path = resolve(path)
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a checkpoint; {EXPECTED}")
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found")
+    foreign = _foreign_kind(path)
+    if foreign:
+        raise InputError(f"{path}: {foreign}, not a cranial-sct checkpoint; {EXPECTED}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
-        raise InputError(f"{path}: unreadable or corrupt checkpoint ({type(error).__name__}); use another checkpoint") from None
+    except pickle.UnpicklingError:
+        raise InputError(f"{path}: holds Python objects beyond tensors (a whole pickled model?) or is corrupt; "
+                         f"checkpoints are loaded as tensors only; {EXPECTED}") from None
+    except Exception as error:  # torch's zip and pickle readers raise many types for damaged files
+        raise InputError(f"{path}: unreadable or corrupt checkpoint ({type(error).__name__}); {EXPECTED}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise InputError(f"{path}: not a cranial-sct checkpoint (expected format {FORMAT})")
+        raise InputError(f"{path}: a torch file without 'format: {FORMAT}', not a cranial-sct checkpoint; {EXPECTED}")
+    _check_fields(state, path)
     return state
+
+
+def _foreign_kind(path: Path) -> str | None:
+    """What ``path`` is when its first bytes show it cannot be a torch zip archive, else None."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK\x03\x04"):
+        try:  # torch reads members without checking their CRC-32: a flipped bit would be another model
+            with zipfile.ZipFile(path) as archive:
+                names, damaged = archive.namelist(), archive.testzip()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error):
+            return "a corrupt or truncated zip archive"
+        if damaged is not None:
+            return f"a corrupt zip archive ({damaged} fails its CRC check)"
+        return None if any(name.endswith("/data.pkl") for name in names) else "a zip archive that is not a PyTorch file"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
+        return "a safetensors file"
+    found = next((what for magic, what in FOREIGN_MAGIC if head.startswith(magic)), None)
+    return found or f"not a zip archive (it starts with {head[:8]!r})"
+
+
+def _check_fields(state: Mapping[str, Any], path: Path) -> None:
+    """Refuse a checkpoint missing a key inference needs, or holding one of the wrong kind."""
+    kinds = {"version": str, "step": int, "config": dict, "model": dict, "plan": dict, "stats": dict}
+    missing = [key for key in kinds if key not in state]
+    if missing:
+        if missing == ["plan"]:
+            raise InputError(f"{path}: checkpoint predates the network-input plan (cranial-sct < 0.2); retrain it")
+        raise InputError(f"{path}: cranial-sct checkpoint without {', '.join(missing)}; expected the keys {', '.join(kinds)}")
+    wrong = [key for key, kind in kinds.items() if not isinstance(state[key], kind)]
+    if not wrong and not all(isinstance(value, torch.Tensor) for value in state["model"].values()):
+        wrong = ["model"]
+    if wrong:
+        raise InputError(f"{path}: damaged cranial-sct checkpoint ({wrong[0]} is not what train writes); use another checkpoint")
 
 
 def export_for_inference(source: str | os.PathLike[str], target: str | os.PathLike[str], recipe: str = "") -> Path:
@@ -123,19 +183,22 @@ def load_for_inference(path: str | os.PathLike[str], map_location: str | torch.d
     """Rebuild the trained model in eval mode, with what inference needs to prepare inputs like training did."""
     state = read_checkpoint(path, map_location)
     config = stored_config(state, path)
+    if not all(torch.isfinite(weights).all() for weights in state["model"].values() if weights.is_floating_point()):
+        raise InputError(f"{path}: the weights hold NaN/Inf (a diverged training run?); use an earlier checkpoint")
     model = build_model(config.model)
     load_weights(model, state["model"], path)
-    if "plan" not in state:
-        raise InputError(f"{path}: checkpoint predates the network-input plan (cranial-sct < 0.2); retrain it")
     stats = state["stats"]
     augment = config.augment
-    info = CheckpointInfo(
-        config=config, plan=InputPlan.from_dict(state["plan"]), contrasts=list(config.model.contrasts),
-        fields_seen=list(stats["fields_seen"]), contrasts_seen=list(stats["contrasts_seen"]),
-        mirror_axes=sorted(augment.flip_axes) if augment.enabled and augment.flip_probability > 0 else [],
-        patch_size=list(config.sampling.patch_size), step=int(state["step"]), version=str(state["version"]),
-        recipe=str(state.get("recipe", "")),
-    )
+    try:
+        info = CheckpointInfo(
+            config=config, plan=InputPlan.from_dict(state["plan"]), contrasts=list(config.model.contrasts),
+            fields_seen=[str(f) for f in stats["fields_seen"]], contrasts_seen=[str(c) for c in stats["contrasts_seen"]],
+            mirror_axes=sorted(augment.flip_axes) if augment.enabled and augment.flip_probability > 0 else [],
+            patch_size=list(config.sampling.patch_size), step=int(state["step"]), version=str(state["version"]),
+            recipe=str(state.get("recipe", "")),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{path}: damaged cranial-sct checkpoint (plan or stats: {type(error).__name__} {error}); use another checkpoint") from None
     return model.to(map_location).eval(), info
 
 

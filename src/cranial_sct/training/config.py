@@ -197,11 +197,13 @@ def _read_values(path: Path, reading: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A config file's values, laid over those of the file its ``base`` key names (relative to it), so a
     second training phase states only what it changes."""
     if not path.is_file():
-        raise InputError(f"{path}: config file not found")
+        raise InputError(f"{reading[-1]}: base {path.name}: config file not found" if reading else f"{path}: config file not found")
     if path.resolve() in reading:
         raise InputError(f"{path}: its base chain comes back to itself")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text (byte {error.start}); is this a config file?") from None
     except yaml.YAMLError as error:
         raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(values, dict):
@@ -209,7 +211,9 @@ def _read_values(path: Path, reading: tuple[Path, ...] = ()) -> dict[str, Any]:
     base = values.pop("base", None)
     if base is None:
         return values
-    return _merged(_read_values(path.parent / str(base), (*reading, path.resolve())), values)
+    if not isinstance(base, str) or not base.strip():
+        raise InputError(f"{path}: base must name another config file, got {base!r}")
+    return _merged(_read_values(path.parent / base, (*reading, path.resolve())), values)
 
 
 def load_config(path: str | os.PathLike[str] | None, overrides: list[str] = ()) -> TrainConfig:
