@@ -1,7 +1,9 @@
 """HU to the physical quantities downstream software needs: 511 keV attenuation and electron density.
 
 PET/MR attenuation correction wants the linear attenuation coefficient at 511 keV (cm^-1); dose
-calculation wants electron density relative to water. Both are piecewise-linear maps of HU.
+calculation wants electron density relative to water. Both are piecewise-linear maps of HU, as is
+any scanner calibration a user gives as a CSV (density here, proton stopping power in
+``tasks.proton``), read and applied by the one pair of functions below.
 """
 
 from __future__ import annotations
@@ -73,30 +75,40 @@ DEFAULT_DENSITY_TABLE: tuple[tuple[float, float], ...] = (
 
 def read_density_table(path: str | os.PathLike[str]) -> tuple[tuple[float, float], ...]:
     """Read a two-column CSV (``hu,density``; header optional) with strictly increasing HU."""
+    return read_hu_table(path, "density")
+
+
+def read_hu_table(path: str | os.PathLike[str], quantity: str) -> tuple[tuple[float, float], ...]:
+    """Read a scanner calibration, a two-column CSV ``hu,<quantity>`` (header optional), HU strictly increasing."""
     path = Path(path)
     try:
         with open(path, newline="") as handle:
             rows = [row for row in csv.reader(handle) if row and not row[0].strip().startswith("#")]
     except OSError as error:
-        raise InputError(f"{path}: cannot read density table ({error.strerror})") from error
+        raise InputError(f"{path}: cannot read {quantity} table ({error.strerror})") from error
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]
     try:
         table = tuple((float(r[0]), float(r[1])) for r in rows)
     except (ValueError, IndexError) as error:
-        raise InputError(f"{path}: density table rows must be 'hu,density' numbers") from error
+        raise InputError(f"{path}: {quantity} table rows must be 'hu,{quantity}' numbers") from error
     hus = [hu for hu, _ in table]
     if len(table) < 2 or any(b <= a for a, b in zip(hus, hus[1:])):
-        raise InputError(f"{path}: density table needs at least 2 rows with strictly increasing HU")
+        raise InputError(f"{path}: {quantity} table needs at least 2 rows with strictly increasing HU")
     return table
+
+
+def interpolate_hu_table(hu: np.ndarray, table: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """A piecewise-linear calibration applied to HU (float32), clamped at the table's ends."""
+    points = np.asarray(table, dtype=np.float64)
+    return np.interp(np.asarray(hu, np.float64), points[:, 0], points[:, 1]).astype(np.float32)
 
 
 def hu_to_relative_electron_density(
     hu: np.ndarray, table: tuple[tuple[float, float], ...] = DEFAULT_DENSITY_TABLE
 ) -> np.ndarray:
     """Relative electron density (water = 1) by linear interpolation in ``table``, clamped at its ends."""
-    points = np.asarray(table, dtype=np.float64)
-    return np.interp(np.asarray(hu, np.float64), points[:, 0], points[:, 1]).astype(np.float32)
+    return interpolate_hu_table(hu, table)
 
 
 def _is_number(text: str) -> bool:

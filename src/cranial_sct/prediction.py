@@ -8,6 +8,10 @@ Outputs of one case (``TAG`` is empty for a single case, ``<field>T_<contrasts>`
     uncertainty[_TAG].nii.gz  HU standard deviation over test-time flips / ensemble members
     mu[_TAG].nii.gz           511 keV linear attenuation in cm^-1 (--mu-map)
     density[_TAG].nii.gz      relative electron density (--density)
+    rsp[_TAG].nii.gz          proton stopping power relative to water (--rsp)
+    sound_speed[_TAG].nii.gz, acoustic_density[_TAG].nii.gz, attenuation[_TAG].nii.gz
+                              transcranial ultrasound maps (m/s, kg/m^3, dB/cm; --acoustic), each with a
+                              JSON sidecar giving its units, the frequency and the model
     dicom[_TAG]/              DICOM CT series of the sCT (--dicom)
     sct[_TAG].json            what was done: checkpoints, inputs, settings, out-of-distribution warnings
 
@@ -48,6 +52,8 @@ from cranial_sct.io.output_paths import check_output_folder
 from cranial_sct.io.sidecar import format_field, sidecar_path
 from cranial_sct.io.validate import check_extent
 from cranial_sct.io.volume import Volume
+from cranial_sct.tasks.proton import SCHNEIDER_1996_RSP, hu_to_rsp
+from cranial_sct.tasks.ultrasound import DEFAULT_FREQUENCY_MHZ, UNITS as ACOUSTIC_UNITS, acoustic_sidecar, hu_to_acoustic
 from cranial_sct.training.checkpoint import CheckpointInfo, resolve
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,10 @@ class PredictOptions:
     kvp: int = 120
     density: bool = False
     density_table: tuple[tuple[float, float], ...] = DEFAULT_DENSITY_TABLE
+    rsp: bool = False
+    rsp_table: tuple[tuple[float, float], ...] = SCHNEIDER_1996_RSP
+    acoustic: bool = False
+    frequency_mhz: float = DEFAULT_FREQUENCY_MHZ
     overwrite: bool = False
     series: str | None = None  # DICOM SeriesInstanceUID, for a folder holding several series
     volume: int | None = None  # volume of a 4D input
@@ -144,21 +154,34 @@ def _write_case_files(
         images.append(("mu", sct.with_array(hu_to_mu_511kev(sct.array, options.kvp)), np.float32))
     if options.density:
         images.append(("density", sct.with_array(hu_to_relative_electron_density(sct.array, options.density_table)), np.float32))
+    if options.rsp:
+        images.append(("rsp", sct.with_array(hu_to_rsp(sct.array, options.rsp_table)), np.float32))
+    acoustic = hu_to_acoustic(sct.array, options.frequency_mhz) if options.acoustic else None
+    if acoustic is not None:
+        images += [(name, sct.with_array(array), np.float32) for name, array in acoustic.arrays().items()]
     for name, volume, dtype in images:
         if volume is not None:
             written.append(write_volume(volume, output_path(out_dir, name, tag), dtype))
+    if acoustic is not None:
+        for name in acoustic.arrays():
+            with atomic_path(sidecar_path(output_path(out_dir, name, tag))) as tmp:
+                tmp.write_text(json.dumps(acoustic_sidecar(name, options.frequency_mhz), indent=2) + "\n")
+            written.append(sidecar_path(output_path(out_dir, name, tag)))
     if options.dicom:
         reference = sct.meta.get("dicom_reference")
         written.append(write_ct_series(sct, output_path(out_dir, "dicom", tag, ""), reference, overwrite=True))
     sidecar = {
         **record,
         "outputs": [path.name for path in written],
-        "units": {"sct": "HU", "uncertainty": "HU (standard deviation)", "mu": "cm^-1 at 511 keV", "density": "relative to water"},
+        "units": {"sct": "HU", "uncertainty": "HU (standard deviation)", "mu": "cm^-1 at 511 keV", "density": "relative to water",
+                  "rsp": "relative to water", **ACOUSTIC_UNITS},
         "ood_warnings": prediction.warnings,
         **prediction.details,
         "tta": options.tta,
         "kvp": options.kvp if options.mu_map else None,
         "density_table": [list(row) for row in options.density_table] if options.density else None,
+        "rsp_table": [list(row) for row in options.rsp_table] if options.rsp else None,
+        "frequency_mhz": options.frequency_mhz if options.acoustic else None,
         "version": __version__,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

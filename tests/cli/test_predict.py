@@ -44,10 +44,11 @@ def lps_mr(phantom_cohort: Path, tmp_path: Path) -> dict[str, Path]:  # noqa: F8
 def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "out"
     result = cli("predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--flair", lps_mr["flair"], "--field", "7",
-                 "--out", out, "--tta", "--mu-map", "--density", "--dicom")
+                 "--out", out, "--tta", "--mu-map", "--density", "--dicom", "--rsp", "--acoustic", "--frequency", "0.65")
     assert result.returncode == 0, result.stderr
     mr = read_volume(lps_mr["t1w"])
-    images = {name: read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull", "boneprob", "uncertainty", "mu", "density")}
+    images = {name: read_volume(out / f"{name}.nii.gz") for name in ("sct", "skull", "boneprob", "uncertainty", "mu", "density", "rsp",
+                                                                     "sound_speed", "acoustic_density", "attenuation")}
     for name, image in images.items():
         assert image.shape == mr.shape and np.array_equal(image.affine, mr.affine), name
     sct, head = images["sct"].array, images["sct"].array > -1000
@@ -55,6 +56,12 @@ def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dic
     mu, density = images["mu"].array, images["density"].array
     assert (mu[~head] == 0).all() and 0.09 < np.median(mu[np.abs(sct) < 20]) < 0.1 and mu.max() < 0.25
     assert np.allclose(density[~head], 0.001) and 0.95 < np.median(density[np.abs(sct) < 20]) < 1.05 and density.max() <= 2.6
+    rsp, speed = images["rsp"].array, images["sound_speed"].array
+    assert np.allclose(rsp[~head], 0.00106) and 0.98 < np.median(rsp[np.abs(sct) < 20]) < 1.03 and rsp.max() < 2.6
+    assert speed[~head].max() == 1500 and speed.max() <= 2900 and images["acoustic_density"].array.max() <= 2200
+    assert images["attenuation"].array[sct < 300].max() == 0 and images["attenuation"].array.max() <= 80 * 0.65
+    units = json.loads((out / "attenuation.json").read_text())
+    assert units["Units"] == "dB/cm" and units["FrequencyMHz"] == 0.65 and "Aubry" in units["Model"]
     dicom = read_volume(out / "dicom")
     assert dicom.same_grid(mr) and np.abs(dicom.array - sct).max() <= 1
     sidecar = json.loads((out / "sct.json").read_text())

@@ -31,6 +31,10 @@ def predict_command(
     kvp: int = typer.Option(120, "--kvp", help="CT tube voltage the HU refer to (bilinear HU -> mu coefficients)."),
     density: bool = typer.Option(False, "--density", help="Also write relative electron density for dose calculation."),
     density_table: Optional[Path] = typer.Option(None, "--density-table", help="CSV 'hu,density' calibration (default: a generic table)."),
+    rsp: bool = typer.Option(False, "--rsp", help="Also write the proton stopping power relative to water."),
+    rsp_table: Optional[Path] = typer.Option(None, "--rsp-table", help="CSV 'hu,rsp' calibration (default: Schneider et al. 1996)."),
+    acoustic: bool = typer.Option(False, "--acoustic", help="Also write speed of sound, density and attenuation maps for transcranial ultrasound."),
+    frequency: float = typer.Option(0.5, "--frequency", help="Ultrasound frequency in MHz for the --acoustic attenuation map."),
     series: Optional[str] = typer.Option(None, "--series", help="DICOM SeriesInstanceUID when an MR folder holds several series."),
     volume: Optional[int] = typer.Option(None, "--volume", help="Volume index K of a 4D MR image."),
     allow_gaps: bool = typer.Option(False, "--allow-gaps", help="Interpolate missing DICOM slices instead of refusing the series."),
@@ -38,8 +42,10 @@ def predict_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing predictions."),
 ) -> None:
     """Synthetic CT (+ skull mask, bone probability, uncertainty) from MRI, on the MR's own grid."""
-    from cranial_sct.conversion import DEFAULT_DENSITY_TABLE, read_density_table
+    from cranial_sct.conversion import DEFAULT_DENSITY_TABLE, read_density_table, read_hu_table
     from cranial_sct.prediction import PredictOptions, parse_field, predict_cohort, predict_files
+    from cranial_sct.tasks.proton import SCHNEIDER_1996_RSP
+    from cranial_sct.tasks.ultrasound import check_frequency
 
     if device not in ("cpu", "cuda"):
         raise InputError(f"--device {device}: use cpu or cuda")
@@ -52,6 +58,8 @@ def predict_command(
         tta=tta, device=device, dicom=dicom, mu_map=mu_map, kvp=kvp, density=density or density_table is not None,
         density_table=read_density_table(density_table) if density_table else DEFAULT_DENSITY_TABLE, overwrite=overwrite,
         series=series, volume=volume, allow_gaps=allow_gaps, keep_bone_islands=keep_bone_islands,
+        rsp=rsp or rsp_table is not None, rsp_table=read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP,
+        acoustic=acoustic, frequency_mhz=check_frequency(frequency),
     )
     checkpoints = list(checkpoint)
     inputs = {name: path for name, path in (("t1w", mr), ("flair", flair), ("t2w", t2w)) if path is not None}

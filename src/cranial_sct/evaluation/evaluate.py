@@ -15,7 +15,11 @@ the Spearman rank correlation between the uncertainty and the absolute error (do
 the errors?).
 
 Reference layout (phantom or preprocessed data): ``REF/<subject>/ct.nii.gz`` and ``mask.nii.gz``,
-located through ``REF/manifest.csv`` when present.
+located through ``REF/manifest.csv`` when present; ``labels.nii.gz`` (phantom tissue labels), when
+there is one, gives the brain regions of the PET task.
+
+With ``tasks`` (``cranial_sct.tasks``), each case's row also holds the clinical task figures: proton
+range, PET attenuation correction and transcranial ultrasound focus, sCT against CT.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from tqdm import tqdm
 
 from cranial_sct.errors import InputError
 from cranial_sct.evaluation.metrics import PRESETS, CaseMetrics, reference_bone
-from cranial_sct.evaluation.statistics import paired_tests
+from cranial_sct.evaluation.statistics import paired_tests, summarise
 from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
 from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
@@ -43,6 +47,7 @@ from cranial_sct.io.manifest import MANIFEST_NAME, read_manifest
 from cranial_sct.io.names import parse_tagged, sibling
 from cranial_sct.io.nifti import read_nifti
 from cranial_sct.io.volume import Volume
+from cranial_sct.tasks.measure import Anatomy, TaskSettings, measure_tasks, metric_names, reference_anatomy
 
 CASE_KEYS = ("method", "subject", "field_T", "contrast")
 METRICS_CSV = "metrics.csv"
@@ -93,11 +98,12 @@ def find_predictions(pred_dir: str | os.PathLike[str]) -> list[PredictedCase]:
 
 @dataclass(frozen=True)
 class ReferenceFiles:
-    """Where a subject's reference images are: CT, head mask and MR inputs by (field, contrast)."""
+    """Where a subject's reference images are: CT, head mask, MR inputs by (field, contrast), tissue labels."""
 
     ct: Path
     mask: Path
     mr: dict[tuple[str, str], Path]
+    labels: Path | None = None
 
 
 def find_reference(ref_dir: str | os.PathLike[str], subject: str) -> ReferenceFiles:
@@ -108,11 +114,11 @@ def find_reference(ref_dir: str | os.PathLike[str], subject: str) -> ReferenceFi
     manifest = ref_dir / MANIFEST_NAME
     if manifest.is_file():
         rows = [row for row in read_manifest(manifest) if row.subject == subject]
-        by_modality = {row.modality: ref_dir / row.path for row in rows if row.modality in ("ct", "mask")}
+        by_modality = {row.modality: ref_dir / row.path for row in rows if row.modality in ("ct", "mask", "labels")}
         mr = {(row.field_T, row.contrast): ref_dir / row.path for row in rows if row.modality == "mr"}
-        ct, mask = by_modality.get("ct"), by_modality.get("mask")
+        ct, mask, labels = by_modality.get("ct"), by_modality.get("mask"), by_modality.get("labels")
     else:
-        ct, mask = ref_dir / subject / "ct.nii.gz", ref_dir / subject / "mask.nii.gz"
+        ct, mask, labels = ref_dir / subject / "ct.nii.gz", ref_dir / subject / "mask.nii.gz", ref_dir / subject / "labels.nii.gz"
         mr = {}
         for path in sorted((ref_dir / subject).glob("mr_*T_*.nii*")):
             _, field, contrast = parse_tagged(path.name) or ("", "", "")
@@ -120,7 +126,7 @@ def find_reference(ref_dir: str | os.PathLike[str], subject: str) -> ReferenceFi
     for name, path in (("CT", ct), ("head mask", mask)):
         if path is None or not path.is_file():
             raise InputError(f"--ref {ref_dir}: no {name} for subject {subject!r} (predicted, but missing from the reference)")
-    return ReferenceFiles(ct, mask, mr)
+    return ReferenceFiles(ct, mask, mr, labels if labels is not None and labels.is_file() else None)
 
 
 def _require_same_grid(volume: Volume, reference: Volume, path: Path, reference_path: Path) -> None:
@@ -189,7 +195,21 @@ def predicted_skull(case: PredictedCase, sct: Volume, threshold_hu: float, ct_pa
     return np.asarray(skull.array) > 0, "skull file"
 
 
-def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseMetrics, ref: ReferenceFiles) -> None:
+def _load_anatomy(files: ReferenceFiles, ct: Volume, inside: np.ndarray, bone_threshold_hu: float) -> Anatomy:
+    """Where the tasks aim, from the reference CT (and its tissue labels, when there are some)."""
+    labels = None
+    if files.labels is not None:
+        volume = read_nifti(files.labels)
+        _require_same_grid(volume, ct, files.labels, files.ct)
+        labels = np.asarray(volume.array)
+    try:
+        return reference_anatomy(ct.array, inside, ct.affine, ct.spacing, bone_threshold_hu, labels)
+    except InputError as error:
+        raise InputError(f"{files.ct}: {error}") from error
+
+
+def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseMetrics, ref: ReferenceFiles,
+             tasks: TaskSettings, anatomy: Anatomy | None) -> None:
     sct = read_volume(case.sct_path)
     _require_same_grid(sct, ct, case.sct_path, ref.ct)
     skull, source = predicted_skull(case, sct, metrics.bone_threshold_hu, ref.ct)
@@ -199,7 +219,9 @@ def _measure(case: PredictedCase, ct: Volume, inside: np.ndarray, metrics: CaseM
         spread = read_nifti(case.uncertainty_path)  # not read_volume: a constant map (one pass) is valid
         _require_same_grid(spread, sct, case.uncertainty_path, ref.ct)
         uncertainty = np.asarray(spread.array)
-    metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, uncertainty, **keys, skull_source=source)
+    row = metrics(ct.array, np.asarray(sct.array, np.float64), inside, skull & inside, ct.spacing, uncertainty, **keys, skull_source=source)
+    if anatomy is not None:
+        row.update(measure_tasks(tasks, np.asarray(ct.array, np.float64), np.asarray(sct.array, np.float64), ct.spacing, anatomy))
 
 
 def _case_record(out_dir: str | os.PathLike[str], case: PredictedCase) -> Path:
@@ -209,7 +231,7 @@ def _case_record(out_dir: str | os.PathLike[str], case: PredictedCase) -> Path:
 
 def _fingerprint(case: PredictedCase, reference: ReferenceFiles) -> list[float]:
     """The prediction and reference files as measured: a row is reused only while they are unchanged."""
-    paths = [p for p in (case.sct_path, case.skull_path, case.uncertainty_path, reference.ct, reference.mask) if p is not None]
+    paths = [p for p in (case.sct_path, case.skull_path, case.uncertainty_path, reference.ct, reference.mask, reference.labels) if p is not None]
     return [value for path in paths for value in (path.stat().st_mtime, float(path.stat().st_size))]
 
 
@@ -237,6 +259,7 @@ def evaluate(
     mu_map: bool = False,
     kvp: int = 120,
     progress: bool = True,
+    tasks: TaskSettings | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Measure every predicted sCT against its reference; return (per-case rows, summary).
 
@@ -244,14 +267,17 @@ def evaluate(
     x contrast) and paired Wilcoxon tests between methods on shared cases. With ``out_dir``, both
     are also written there as ``metrics.csv`` and ``summary.json``, and each case's row as soon as it
     is measured (``cases/``): a rerun reuses the rows of unchanged predictions with the same settings.
+    ``tasks`` adds the clinical task figures of ``cranial_sct.tasks`` to every row (``tasks.tasks`` empty: none).
     """
     if preset not in PRESETS:
         raise InputError(f"--preset {preset}: unknown; choose one of {', '.join(PRESETS)}")
     cases = sorted(find_predictions(pred_dir), key=lambda c: (c.subject, c.method, c.field_T, c.contrast))
     metrics = CaseMetrics(preset, bone_threshold_hu, mu_map, kvp)
-    settings = {"preset": preset, "bone_threshold_hu": bone_threshold_hu, "mu_map": mu_map, "kvp": kvp, "ref_dir": str(Path(ref_dir).resolve())}
+    tasks = tasks or TaskSettings()
+    settings = {"preset": preset, "bone_threshold_hu": bone_threshold_hu, "mu_map": mu_map, "kvp": kvp, "ref_dir": str(Path(ref_dir).resolve()),
+                **({"tasks": tasks.record()} if tasks.tasks else {})}
     references: dict[str, ReferenceFiles] = {}  # each subject's files, looked up once (the manifest is read per lookup)
-    loaded: dict[str, tuple[ReferenceFiles, Volume, np.ndarray]] = {}
+    loaded: dict[str, tuple[Volume, np.ndarray, Anatomy | None]] = {}
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
         if case.subject not in references:
             references[case.subject] = find_reference(ref_dir, case.subject)
@@ -263,26 +289,28 @@ def evaluate(
             continue
         if case.subject not in loaded:
             loaded.clear()  # cases are sorted by subject: keep one reference in memory
-            loaded[case.subject] = (files, *_load_reference(files, bone_threshold_hu))
-        _, ct, inside = loaded[case.subject]
-        _measure(case, ct, inside, metrics, files)
+            ct, inside = _load_reference(files, bone_threshold_hu)
+            loaded[case.subject] = (ct, inside, _load_anatomy(files, ct, inside, bone_threshold_hu) if tasks.tasks else None)
+        ct, inside, anatomy = loaded[case.subject]
+        _measure(case, ct, inside, metrics, files, tasks, anatomy)
         if record is not None:
             _save_row(record, case, files, settings, metrics.rows[-1])
-    names = metrics.metric_names
+    names = metrics.metric_names + metric_names(tasks.tasks)
     summary = {
         "preset": preset,
         "bone_threshold_hu": bone_threshold_hu,
         "air_max_hu": AIR_BELOW_HU,
         "mu_map": mu_map,
         "kvp": kvp,
+        "tasks": tasks.record(),
         "pred_dir": str(Path(pred_dir).resolve()),
         "ref_dir": str(Path(ref_dir).resolve()),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "metrics": names,
         "n_cases": len(metrics.rows),
-        "by_method_field": metrics.aggregate(["method", "field_T"]),
-        "by_method_field_contrast": metrics.aggregate(["method", "field_T", "contrast"]),
+        "by_method_field": summarise(metrics.rows, ["method", "field_T"], names),
+        "by_method_field_contrast": summarise(metrics.rows, ["method", "field_T", "contrast"], names),
         "paired_by_field": paired_tests(metrics.rows, names, ["field_T"], ["subject"], average_over=["contrast"]),
         "paired_by_field_contrast": paired_tests(metrics.rows, names, ["field_T", "contrast"], ["subject"]),
     }

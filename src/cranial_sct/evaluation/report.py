@@ -43,8 +43,20 @@ LABELS = {
     "dice": "Skull Dice", "jaccard": "Skull Jaccard", "hd95_mm": "Skull HD95 (mm)", "mu_rel_error_pct": "μ-map error (%)",
     "uncertainty_spearman": "Uncertainty–error ρ",
 }
-HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard", "uncertainty_spearman"}
-SIGNED_METRICS = {"me"}  # best when closest to zero
+TASK_LABELS = {
+    "proton_wepl_median_mm": "WEPL diff median (mm)", "proton_wepl_p95_mm": "|WEPL diff| p95 (mm)",
+    "proton_wepl_worst_mm": "|WEPL diff| worst (mm)", "proton_within_1mm_pct": "beams within 1 mm (%)",
+    "proton_within_3pct_pct": "beams within 3 % (%)", "pet_acf_error_mean_pct": "ACF error mean (%)",
+    "pet_acf_error_p5_pct": "ACF error p5 (%)", "pet_acf_error_p95_pct": "ACF error p95 (%)",
+    "pet_bias_brain_pct": "PET bias brain (%)", "pet_bias_cortex_pct": "PET bias cortex (%)",
+    "pet_bias_deep_gm_pct": "PET bias deep GM (%)", "pet_bias_cerebellum_pct": "PET bias cerebellum (%)",
+    "us_cortical_pressure_diff_pct": "US cortical focal pressure (%)", "us_cortical_shift_mm": "US cortical focus shift (mm)",
+    "us_cortical_area_diff_pct": "US cortical -6 dB area (%)", "us_deep_pressure_diff_pct": "US deep focal pressure (%)",
+    "us_deep_shift_mm": "US deep focus shift (mm)", "us_deep_area_diff_pct": "US deep -6 dB area (%)",
+}
+HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim", "dice", "jaccard", "uncertainty_spearman", "proton_within_1mm_pct", "proton_within_3pct_pct"}
+SIGNED_METRICS = {"me", "proton_wepl_median_mm", "pet_acf_error_mean_pct", "pet_acf_error_p5_pct", "pet_acf_error_p95_pct",
+                  *(m for m in TASK_LABELS if m.startswith("pet_bias") or m.endswith("diff_pct"))}  # best when closest to zero
 DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "jaccard": 3, "uncertainty_spearman": 2, "hd95_mm": 2, "psnr": 2, "mu_rel_error_pct": 2}
 BOXPLOT_METRICS = ("mae", "mae_bone", "dice")
 HEADLINE_METRICS = BOXPLOT_METRICS
@@ -135,7 +147,7 @@ def _metrics_table(groups: Sequence[Mapping[str, Any]], keys: Sequence[str], met
             cell = f"{_number(stats['mean'], metric)} ± {_number(stats['std'], metric)}" if stats["n"] else "–"
             row.append((cell, "best" if is_best else ""))
         body.append(row)
-    header = [{"method": "Method", "field_T": "Field", "contrast": "Contrast"}[k] for k in keys] + ["n"] + [LABELS.get(m, m) for m in metrics]
+    header = [{"method": "Method", "field_T": "Field", "contrast": "Contrast"}[k] for k in keys] + ["n"] + [_label(m) for m in metrics]
     return _table(header, body, len(keys), grouped=True)
 
 
@@ -159,8 +171,12 @@ def _tests_table(tests: Sequence[Mapping[str, Any]], keys: Sequence[str], metric
                         f"(p = {test['p']:.3g}, Holm {test['p_holm']:.3g})")
                 row.append((cell, "sig" if test["p_holm"] < SIGNIFICANCE else ""))
         body.append(row)
-    header = [{"field_T": "Field", "contrast": "Contrast"}[k] for k in keys] + ["Methods (A vs B)", "pairs"] + [LABELS.get(m, m) for m in metrics]
+    header = [{"field_T": "Field", "contrast": "Contrast"}[k] for k in keys] + ["Methods (A vs B)", "pairs"] + [_label(m) for m in metrics]
     return _table(header, body, len(keys) + 1, grouped=True)
+
+
+def _label(metric: str) -> str:
+    return LABELS.get(metric) or TASK_LABELS.get(metric, metric)
 
 
 def embed_png(png: bytes, alt: str) -> str:
@@ -372,6 +388,7 @@ def _render(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], panel
         _finetuned(summary, HEADLINE_METRICS),
         _section("Distributions", embed_png(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")),
         _section(f"Image panels: {panel_method}", panels),
+        _tasks_section(rows, summary, methods, fields),
         _section("Details", details),
         _section("Run configuration", _settings_section(summary, configs)),
     ])
@@ -416,3 +433,28 @@ def write_report(
     with atomic_path(out) as tmp:
         tmp.write_text(_render(rows, summary, panel_method, panels, configs), encoding="utf-8")
     return out
+
+
+TASK_PLOT_METRICS = ("proton_wepl_p95_mm", "pet_acf_error_mean_pct", "us_deep_pressure_diff_pct", "us_deep_shift_mm")
+TASKS_NOTE = (
+    '<p class="note">Clinical task figures, sCT against CT (docs/guide/tasks.md). Proton: water-equivalent path '
+    "length of 12 beams to 20 targets in the brain (Schneider 1996 stopping power unless a table was given). PET: "
+    "relative error of the 511 keV attenuation correction factors of the lines through the brain, and the bias they "
+    "leave in a uniform activity per region. Ultrasound: a 2-D focused transducer simulated through the skull (jwave) "
+    "at a cortical and a deep target. Values are mean ± sample std over cases; bold = best per field.</p>"
+)
+
+
+def _tasks_section(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], methods: Sequence[str], fields: Sequence[str]) -> str:
+    """The task table, the paired tests on the task figures and their means against field strength
+    (empty when the evaluation ran no task)."""
+    metrics = [m for m in summary["metrics"] if m in TASK_LABELS]
+    if not metrics:
+        return ""
+    by_field = sorted(summary["by_method_field"], key=lambda g: (_field_order(g["field_T"]), g["method"]))
+    tests = [t for t in summary["paired_by_field"] if t["metric"] in metrics]
+    plotted = [(m, TASK_LABELS[m]) for m in TASK_PLOT_METRICS if m in metrics]
+    numeric = [f for f in fields if _field_order(f)[0] == 0]
+    plot = embed_png(metric_by_field(summary["by_method_field"], plotted, numeric, methods), "Task figures against field strength") if plotted else ""
+    return _section("Clinical tasks", TASKS_NOTE + _metrics_table(by_field, ["field_T", "method"], metrics) + plot
+                    + "<h3>Paired comparisons on the task figures</h3>" + TESTS_NOTE + _comparisons(tests, ["field_T"], metrics, methods))
