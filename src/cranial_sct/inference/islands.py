@@ -4,7 +4,7 @@ Every bone of the head and neck (vault, skull base, face, mandible, hyoid, the v
 ``ISLAND_DEPTH_MM`` of the skin or is joined to one that does. A connected piece of predicted skull lying wholly
 deeper is a network calling dark CSF bone (real ventricles and cisterns, which phantom-trained models do: the
 lateral ventricles' bodies are a dark band between bright layers, as a vault is). ``predict`` removes such
-pieces and gives their voxels the HU of the head's other deep tissue. On the real scans of docs/builtin.md this takes
+pieces and gives their voxels the HU of the head's other deep tissue. On the real scans of docs/notes/builtin.md this takes
 the built-in model's bone inside the brain from 3.48 / 0.59 mL to 0.28 / 0.12 mL and leaves skull Dice unchanged.
 Pieces joined to the skull, however deep (the skull base), are kept: the rule judges connectivity, not depth.
 """

@@ -13,7 +13,7 @@ Applied to a normalised MR patch:
   3.5-mm layer of pure fat, about twice white matter on T1w at 1.5 T; in the real T1w scans of
   ``realdev`` the vault's scalp reads 0.6-0.8 x white matter (fat mixed with fibrous septa and the galea).
   Alone it did not move the built-in model's vault band; with the marrow gain it lifted both real scans
-  (docs/builtin.md, G2), so the built-in model's second phase uses both.
+  (docs/notes/builtin.md, G2), so the built-in model's second phase uses both.
 - Spatial: a random rotation and per-axis scaling about the patch centre (SynthSeg's spatial
   randomisation without the elastic part), so a few phantom heads stand for many poses, head sizes and
   skull thicknesses; real scans are tilted by 10-20 degrees where the phantom's poses vary by 2.5.

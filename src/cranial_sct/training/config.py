@@ -73,7 +73,7 @@ class AugmentConfig:
 class LossConfig:
     dice: float = 1.0  # stage 1
     cross_entropy: float = 1.0  # stage 1
-    boundary_weight: float = 4.0  # stage 1: cross-entropy weight 1 + this within one voxel of the bone surface (docs/ablation.md)
+    boundary_weight: float = 4.0  # stage 1: cross-entropy weight 1 + this within one voxel of the bone surface (docs/notes/ablation.md)
     hu_l1: float = 1.0  # L1 of HU over the head
     bone_extra_weight: float = 2.0  # bone voxels weigh 1 + this in the L1
     head_l1: float = 0.0  # cascade: L1 of each HU head on its own tissue (bone head on bone, soft head on soft tissue)
