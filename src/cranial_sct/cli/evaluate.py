@@ -33,8 +33,8 @@ def evaluate_command(
     from cranial_sct.tasks.measure import TaskSettings, parse_tasks
     from cranial_sct.tasks.proton import SCHNEIDER_1996_RSP
 
-    check_output_folder(out, [pred])  # PRED is scanned for method folders; REF is read by subject only
     tasks = TaskSettings(parse_tasks(task), read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP, kvp, frequency)
+    check_output_folder(out, [pred])  # PRED is scanned for method folders; REF is read by subject only
     rows, summary = evaluate(pred, ref, preset=preset, out_dir=out, bone_threshold_hu=bone_threshold, mu_map=mu_map, kvp=kvp, tasks=tasks)
     for group in summary["by_method_field"]:
         typer.echo(
