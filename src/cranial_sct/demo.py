@@ -33,7 +33,8 @@ DEMO_FIELD_T = 1.5
 DEMO_SPACING_MM = 1.0  # a typical clinical T1w; the built-in model's plan resamples it to 2 mm and back
 PAGE = "index.html"
 HEAD_METRICS = {"mae": "head MAE (HU)", "mae_bone": "bone MAE (HU)", "mae_soft": "soft-tissue MAE (HU)", "dice": "skull Dice",
-                "hd95_mm": "skull HD95 (mm)", "ssim": "SSIM"}
+                "dice_vault": "skull Dice, vault", "dice_base": "skull Dice, skull base + face", "hd95_mm": "skull HD95 (mm)", "ssim": "SSIM"}
+FRACTIONS = {"dice", "dice_vault", "dice_base", "ssim"}  # shown with three decimals
 
 
 def simulate_head(out: Path, spacing_mm: float) -> Path:
@@ -59,10 +60,10 @@ def head_section(head: Path, predicted: Path) -> str:
     ct, sct, mr = (read_volume(p) for p in (head / "ct.nii.gz", predicted / "sct.nii.gz", head / f"mr_{DEMO_FIELD_T:g}T_t1w.nii.gz"))
     mask = np.asarray(read_volume(head / "mask.nii.gz").array) > 0
     skull = (np.asarray(read_volume(predicted / "skull.nii.gz").array) > 0) & mask
-    row = CaseMetrics()(ct.array.astype(np.float64), sct.array.astype(np.float64), mask, skull, ct.spacing)
+    row = CaseMetrics()(ct.array.astype(np.float64), sct.array.astype(np.float64), mask, skull, ct.affine)
     caption = f"{ct.spacing[0]:g}-mm phantom head, {DEMO_FIELD_T:g} T T1w\nMAE {row['mae']:.1f} HU, Dice {row['dice']:.3f}"
     panel = case_panels([PanelCase(caption, ct, sct, mask, skull, reference_bone(ct.array, mask, BONE_THRESHOLD_HU), mr)])
-    cells = "".join(f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.3f}</td></tr>" if key in ("dice", "ssim")
+    cells = "".join(f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.3f}</td></tr>" if key in FRACTIONS
                     else f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.1f}</td></tr>" for key, label in HEAD_METRICS.items())
     return (
         "<h2>Your first sCT: one head, predicted from its MR alone</h2>"
