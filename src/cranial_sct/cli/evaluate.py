@@ -21,10 +21,11 @@ def evaluate_command(
     kvp: int = typer.Option(120, "--kvp", help="CT tube voltage for the HU -> mu conversion (with --mu-map)."),
 ) -> None:
     """Measure predicted sCTs against reference CTs (MAE, ME, PSNR, SSIM/MS-SSIM, skull Dice/HD95)."""
-    from cranial_sct.evaluation.evaluate import evaluate
     from cranial_sct.io.output_paths import check_output_folder
 
     check_output_folder(out, [pred])  # PRED is scanned for method folders; REF is read by subject only
+    from cranial_sct.evaluation.evaluate import evaluate  # heavy: only once the output is known to be good
+
     rows, summary = evaluate(pred, ref, preset=preset, out_dir=out, bone_threshold_hu=bone_threshold, mu_map=mu_map, kvp=kvp)
     for group in summary["by_method_field"]:
         typer.echo(
