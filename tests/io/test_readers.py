@@ -157,3 +157,14 @@ def test_a_header_claiming_more_voxels_than_the_file_holds_is_refused_before_all
         path.write_bytes(gzip.compress(path.read_bytes()))
     with pytest.raises(InputError, match=r"liar.nii(.gz)?: the header describes 800 x 800 x 800 voxels of float64 .* but the file holds"):
         read_volume(path)
+
+
+def test_a_metaimage_claiming_more_pixels_than_it_holds_or_negative_dimensions_is_refused(tmp_path):
+    """NDims = -1 crashed SimpleITK (segfault); a short file made it allocate the header's size first."""
+    header = "ObjectType = Image\nNDims = {}\nDimSize = {}\nElementType = MET_DOUBLE\nElementDataFile = LOCAL\n"
+    (tmp_path / "minus.mha").write_bytes(header.format(-1, "8 8 8").encode() + bytes(8 * 8 * 8 * 8))
+    with pytest.raises(InputError, match="minus.mha: MetaImage NDims = -1; a 3D"):
+        read_volume(tmp_path / "minus.mha")
+    (tmp_path / "liar.mha").write_bytes(header.format(3, "800 800 800").encode() + bytes(1000))
+    with pytest.raises(InputError, match="liar.mha: the header describes 4,096,000,000 bytes of pixels but the file holds 1,000"):
+        read_volume(tmp_path / "liar.mha")

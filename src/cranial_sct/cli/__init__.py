@@ -35,7 +35,7 @@ def main() -> None:
     try:
         app()
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, whatever a message quotes
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -28,13 +28,14 @@ def evaluate_command(
 ) -> None:
     """Measure predicted sCTs against reference CTs (MAE, ME, PSNR, SSIM/MS-SSIM, skull Dice/HD95)."""
     from cranial_sct.conversion import read_hu_table
-    from cranial_sct.evaluation.evaluate import evaluate
     from cranial_sct.io.output_paths import check_output_folder
     from cranial_sct.tasks.measure import TaskSettings, parse_tasks
     from cranial_sct.tasks.proton import SCHNEIDER_1996_RSP
 
     tasks = TaskSettings(parse_tasks(task), read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP, kvp, frequency)
     check_output_folder(out, [pred])  # PRED is scanned for method folders; REF is read by subject only
+    from cranial_sct.evaluation.evaluate import evaluate  # heavy: only once the output is known to be good
+
     rows, summary = evaluate(pred, ref, preset=preset, out_dir=out, bone_threshold_hu=bone_threshold, mu_map=mu_map, kvp=kvp, tasks=tasks)
     for group in summary["by_method_field"]:
         typer.echo(

@@ -31,9 +31,10 @@ def simulate(
 ) -> None:
     """Simulate paired head MRI (per field strength and contrast) and CT with tissue labels."""
     from cranial_sct.io.output_paths import check_output_folder
-    from cranial_sct.phantom import simulate_cohort  # heavy imports only when the command runs
 
     check_output_folder(out)
+    from cranial_sct.phantom import simulate_cohort  # heavy imports only when the command runs and its output is good
+
     manifest = simulate_cohort(out, subjects, _floats("--fields", fields),
                                [c.strip() for c in contrasts.split(",") if c.strip()], spacing, seed,
                                preview=preview, overwrite=overwrite, anatomy=anatomy)

@@ -184,8 +184,8 @@ def _orientation(value: Any, path: Path, name: str, where: str = "") -> tuple[fl
     cosines = np.asarray(_numbers(value, 6, "ImageOrientationPatient", path, name, where)).reshape(2, 3)
     lengths = np.linalg.norm(cosines, axis=1)
     if np.abs(lengths - 1).max() > ORIENTATION_UNIT_TOLERANCE or abs(cosines[0] @ cosines[1]) > ORIENTATION_UNIT_TOLERANCE:
-        raise InputError(f"{name}: {where or path.name} has ImageOrientationPatient {tuple(cosines.ravel())}, "
-                         "not two orthogonal unit vectors; cannot place it")
+        shown = "\\".join(f"{v:g}" for v in cosines.ravel())
+        raise InputError(f"{name}: {where or path.name} has ImageOrientationPatient {shown}, not two orthogonal unit vectors; cannot place it")
     return tuple((cosines / lengths[:, None]).ravel())
 
 

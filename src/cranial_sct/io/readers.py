@@ -102,7 +102,8 @@ def _read_itk(path: Path, volume_index: int | None) -> Volume:
             check_voxel_count(reader.GetSize()[:3], path)
             image = reader.Execute()
     except RuntimeError as error:
-        raise InputError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from error
+        last_line = (str(error).strip().splitlines() or [type(error).__name__])[-1]  # ITK's reason; the rest is its source location
+        raise InputError(f"{path}: cannot read the image ({last_line})") from error
     if image.GetNumberOfComponentsPerPixel() > 1:
         index = check_volume_index(volume_index, image.GetNumberOfComponentsPerPixel(), path)
         image = sitk.VectorIndexSelectionCast(image, index)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from cranial_sct import __version__
-from cranial_sct.errors import InputError
+from cranial_sct.errors import InputError, reason
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.models.registry import ModelConfig, build_model
 from cranial_sct.preprocess.plan import InputPlan
@@ -198,7 +198,7 @@ def load_for_inference(path: str | os.PathLike[str], map_location: str | torch.d
             recipe=str(state.get("recipe", "")),
         )
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{path}: damaged cranial-sct checkpoint (plan or stats: {type(error).__name__} {error}); use another checkpoint") from None
+        raise InputError(f"{path}: damaged cranial-sct checkpoint (plan or stats: {reason(error)}); use another checkpoint") from None
     return model.to(map_location).eval(), info
 
 
