@@ -12,7 +12,7 @@ import pytest
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.io.manifest import read_manifest
-from cranial_sct.phantom.label_maps import ct_tissues
+from cranial_sct.phantom.label_maps import AIR_DEPTH_MM, airways, ct_tissues
 from cranial_sct.phantom.sources import CAVITY_CENTRE_MM, parse_anatomy
 from cranial_sct.phantom.subject import simulate_subject
 from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
@@ -59,6 +59,20 @@ def test_the_seam_parses_every_kind_and_refuses_what_it_cannot_read(tmp_path: Pa
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"no \*.nii or \*.nii.gz file in"):
         parse_anatomy(f"ct:{tmp_path / 'empty'}")
+
+
+def test_an_airway_open_to_the_outside_is_inside_the_head_and_the_outside_is_not() -> None:
+    """A 10-mm nostril from the skin 30 mm into a 2-mm ball head, and a 4-mm notch in its skin."""
+    radius = ball_radius()
+    body = radius < 66
+    nostril = (slice(38, 43), slice(55, 80), slice(38, 43))  # y from 30 mm to outside
+    notch = (slice(6, 10), slice(38, 43), slice(38, 43))  # at the skin on the left, x from -68 to -62 mm
+    body[nostril] = False
+    body[notch] = body[notch] & (radius[notch] < 62)
+    air = airways(body, (2.0, 2.0, 2.0))
+    assert air[40, 55:62, 40].all() and air[0, 0, 0] == False  # noqa: E712
+    assert not body[8, 40, 40] and not air[notch].any()  # a dent 4 mm deep: shallower than AIR_DEPTH_MM
+    assert not (air & body).any() and AIR_DEPTH_MM > 4
 
 
 def test_ct_tissues_by_hu() -> None:
