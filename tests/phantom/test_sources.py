@@ -73,6 +73,9 @@ def test_an_airway_open_to_the_outside_is_inside_the_head_and_the_outside_is_not
     assert air[40, 55:62, 40].all() and air[0, 0, 0] == False  # noqa: E712
     assert not body[8, 40, 40] and not air[notch].any()  # a dent 4 mm deep: shallower than AIR_DEPTH_MM
     assert not (air & body).any() and AIR_DEPTH_MM > 4
+    cut = body[:, :, 40:]  # the head cut through its middle, the nostril in the cut plane's neighbourhood
+    assert airways(cut, (2.0, 2.0, 2.0), cut_axes=(2,))[40, 55:62, 0].all()
+    assert not airways(cut, (2.0, 2.0, 2.0), cut_axes=(2,))[0, 0, 0]
 
 
 def test_ct_tissues_by_hu() -> None:

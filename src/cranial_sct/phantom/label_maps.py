@@ -72,14 +72,18 @@ def enclosed_air_is_sinus(labels: np.ndarray) -> np.ndarray:
     return np.where(enclosed, np.uint8(Tissue.SINUS), labels).astype(np.uint8)
 
 
-def airways(body: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+def airways(body: np.ndarray, spacing: tuple[float, ...], cut_axes: tuple[int, ...] = ()) -> np.ndarray:
     """Air inside the head that opens to the outside (nasal cavity, sinuses through their ostia, pharynx): not ``body``
     (the head's tissue) but inside it closed by ``CLOSING_MM``, and deeper than ``AIR_DEPTH_MM`` under that closed
-    surface, which leaves out the concavities the closing bridges (the mouth's opening, the ears' folds). A field of
-    view's cut is no surface: an airway it opens stays inside."""
-    grown = ndimage.distance_transform_edt(~body, sampling=spacing) <= CLOSING_MM
+    surface, which leaves out the concavities the closing bridges (the mouth's opening, the ears' folds). The grid's
+    border counts as outside, but for the ends of ``cut_axes``: there a field of view's cut is no surface, and an
+    airway it opens stays inside."""
+    pad = [(0, 0) if axis in cut_axes else (1, 1) for axis in range(body.ndim)]
+    tissue = np.pad(body, pad)
+    grown = ndimage.distance_transform_edt(~tissue, sampling=spacing) <= CLOSING_MM
     closed = ndimage.binary_fill_holes(ndimage.distance_transform_edt(grown, sampling=spacing) > CLOSING_MM)
-    return ~body & (ndimage.distance_transform_edt(closed, sampling=spacing) > AIR_DEPTH_MM)
+    air = ~tissue & (ndimage.distance_transform_edt(closed, sampling=spacing) > AIR_DEPTH_MM)
+    return air[tuple(slice(low, n - high) for (low, high), n in zip(pad, air.shape))]
 
 
 def read_label_map(path: Path) -> SourceHead:

@@ -113,7 +113,7 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
     else:
         head = _label_map(path)
     fine, transform = deformed_labels(head, rng, grid)
-    fine[airways(fine != Tissue.BACKGROUND, (grid.spacing / SUPERSAMPLE,) * 3)] = Tissue.SINUS
+    fine[airways(fine != Tissue.BACKGROUND, (grid.spacing / SUPERSAMPLE,) * 3, cut_axes=(2,))] = Tissue.SINUS  # the neck is cut
     record.update(transform)
     record["thickness_mm_sd"] = vary_thickness(fine, rng, grid)
     if head.kind != "ct":
