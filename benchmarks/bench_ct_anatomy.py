@@ -7,7 +7,7 @@ Measured the same way on every CT: the real ``ct_unc_cthead`` (vertex to C2) and
 ``design_head``, seeds ``--seed``, ``--seed`` + 1, ...). The head is the largest connected body above the air line
 (opened, holes filled); per CT the script prints:
 
-- air inside the head (below ``AIR_BELOW_HU``; airways open to the outside counted, see ``air_spaces``), in mL, midline (nasal cavity, paranasal sinuses, pharynx: within
+- air inside the head (below ``AIR_BELOW_HU``; airways open to the outside counted: ``label_maps.airways``), in mL, midline (nasal cavity, paranasal sinuses, pharynx: within
   ``LATERAL_MM`` of the head's mid-sagittal plane) and lateral (mastoid cells, middle ears);
 - bone (above the bone threshold) in mL, and its share in the vault and under it (``cranial_sct.evaluation.regions``);
 - percentiles of the bone's HU, and the share of bone under ``CORTICAL_HU`` (cancellous-like);
@@ -36,7 +36,7 @@ from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU  # noqa: E402
 from cranial_sct.phantom.anatomy import design_head  # noqa: E402
 from cranial_sct.phantom.ct import simulate_ct  # noqa: E402
 from cranial_sct.phantom.grids import covering_grid  # noqa: E402
-from cranial_sct.phantom.label_maps import FAT_HU, spacing_of  # noqa: E402
+from cranial_sct.phantom.label_maps import FAT_HU, airways, spacing_of  # noqa: E402
 from cranial_sct.phantom.subject import stream  # noqa: E402
 from cranial_sct.phantom.voxelise import voxelise  # noqa: E402
 
@@ -45,7 +45,6 @@ LATERAL_MM = 30.0  # the paranasal sinuses and nasal cavity lie within this of t
 CORTICAL_HU = 800.0  # a rough line between cancellous and cortical bone
 MARROW_HU = (150.0, BONE_THRESHOLD_HU)
 SOFT_HU = (FAT_HU[1], 150.0)
-CLOSING_MM, AIR_DEPTH_MM = 10.0, 6.0  # how air spaces open to the outside (nostrils, mouth) are told from the outside air
 
 
 def head_of(hu: np.ndarray) -> np.ndarray:
@@ -54,16 +53,6 @@ def head_of(hu: np.ndarray) -> np.ndarray:
     labels, count = ndimage.label(body)
     largest = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
     return ndimage.binary_fill_holes(largest)
-
-
-def air_spaces(head: np.ndarray, hu: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
-    """Air inside the head, the airways open to the outside included: air within the head closed by ``CLOSING_MM``
-    and deeper than ``AIR_DEPTH_MM`` under that closed surface (which leaves out the concavities it bridges: the
-    mouth's opening, the ears' folds)."""
-    grown = ndimage.distance_transform_edt(~head, sampling=spacing) <= CLOSING_MM
-    closed = ndimage.binary_fill_holes(ndimage.distance_transform_edt(np.pad(grown, 1), sampling=spacing)[1:-1, 1:-1, 1:-1] > CLOSING_MM)
-    depth = ndimage.distance_transform_edt(np.pad(closed, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
-    return closed & (hu < AIR_BELOW_HU) & (depth > AIR_DEPTH_MM)
 
 
 def scalp_of(soft: np.ndarray, depth: np.ndarray, step: float) -> np.ndarray:
@@ -80,7 +69,7 @@ def measure(name: str, hu: np.ndarray, affine: np.ndarray) -> tuple[str, np.ndar
     ml = float(np.prod(spacing)) / 1000.0
     head = head_of(hu)
     bone = head & (hu > BONE_THRESHOLD_HU)
-    air = air_spaces(head, hu, spacing)
+    air = (head & (hu < AIR_BELOW_HU)) | airways(head, spacing)
     lateral_axis = [code in "LR" for code in nib.aff2axcodes(affine)].index(True)
     index = np.indices(hu.shape)[lateral_axis]
     mid = float(np.median(index[head]))

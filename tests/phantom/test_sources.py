@@ -1,4 +1,4 @@
-"""Anatomy sources: a hand-made SynthSeg-style label map and a hand-made CT rendered as phantom heads, and the seam."""
+"""Anatomy sources: the seam, and hand-made label maps and CTs rendered as phantom heads, each draw a new one."""
 
 from __future__ import annotations
 
@@ -12,39 +12,12 @@ import pytest
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.io.manifest import read_manifest
-from cranial_sct.phantom.label_maps import ct_tissues
 from cranial_sct.phantom.sources import CAVITY_CENTRE_MM, parse_anatomy
 from cranial_sct.phantom.subject import simulate_subject
 from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
+from tests.phantom.test_label_maps import AFFINE, ct_head, synthseg_head
 
 SPACING = 4.0  # output grid; labels drawn on its 2-mm fine grid
-SINUS = (slice(37, 43), slice(65, 68), slice(29, 32))  # air in the front of the skull, under its outer table
-AFFINE = np.diag([2.0, 2.0, 2.0, 1.0]) + np.array([[0, 0, 0, -80.0], [0, 0, 0, -80.0], [0, 0, 0, -80.0], [0, 0, 0, 0]])
-
-
-def ball_radius() -> np.ndarray:
-    """Distance (mm) of each voxel of an 80^3, 2-mm grid from its centre, and that centre at world (0, 0, 0)."""
-    return np.sqrt(sum(axis**2 for axis in np.ogrid[-40:40, -40:40, -40:40])) * 2.0
-
-
-def synthseg_head(folder: Path) -> Path:
-    """White matter, cortex and CSF inside a 8-mm skull (165), under 8 mm of soft tissue (258), with a sinus."""
-    radius = ball_radius()
-    codes = np.select([radius < 35, radius < 47, radius < 50, radius < 58, radius < 66], [2, 3, 24, 165, 258], 0).astype(np.int16)
-    codes[SINUS] = 0
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "subject01_seg.nii.gz"
-    nib.save(nib.Nifti1Image(codes, AFFINE), path)
-    return path
-
-
-def ct_head() -> np.ndarray:
-    """The same head as a CT in HU: brain 25-40, CSF 8, cortical 1300 around a 500-HU diploe, scalp fat and muscle."""
-    radius = ball_radius()
-    hu = np.select([radius < 35, radius < 47, radius < 50, radius < 52, radius < 56, radius < 58, radius < 61, radius < 66],
-                   [25.0, 40.0, 8.0, 1300.0, 500.0, 1300.0, -90.0, 50.0], -1000.0)
-    hu[SINUS] = -1000.0
-    return hu
 
 
 def test_the_seam_parses_every_kind_and_refuses_what_it_cannot_read(tmp_path: Path) -> None:
@@ -59,19 +32,6 @@ def test_the_seam_parses_every_kind_and_refuses_what_it_cannot_read(tmp_path: Pa
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"no \*.nii or \*.nii.gz file in"):
         parse_anatomy(f"ct:{tmp_path / 'empty'}")
-
-
-def test_ct_tissues_by_hu() -> None:
-    labels = ct_tissues(ct_head(), AFFINE, cortical_hu=800.0).labels
-    radius = ball_radius()
-    assert labels[40, 40, 40] in (Tissue.WM, Tissue.GM, Tissue.CSF) and labels[0, 0, 0] == Tissue.BACKGROUND
-    assert set(np.unique(labels[(radius > 35) & (radius < 50)])) <= {Tissue.CSF, Tissue.WM, Tissue.GM}
-    assert (labels[(radius > 52.5) & (radius < 55.5)] == Tissue.DIPLOE).mean() > 0.9
-    assert (labels[(radius > 50.5) & (radius < 51.5)] == Tissue.BONE).mean() > 0.9
-    assert (labels[(radius > 58.5) & (radius < 60.5)] == Tissue.FAT).mean() > 0.9
-    assert (labels[SINUS] == Tissue.SINUS).all()
-    brain = labels[radius < 47]
-    assert 0.05 < (brain == Tissue.CSF).mean() < 0.3 and (brain == Tissue.GM).mean() > 0.3
 
 
 def test_a_label_map_head_is_rendered_by_the_phantom_physics_and_each_draw_is_new(tmp_path: Path) -> None:

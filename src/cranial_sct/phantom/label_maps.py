@@ -18,7 +18,8 @@ are mapped, and why:
   matter by the tissue's own smoothed HU (its lowest ``CSF_SHARE`` and the next ``WM_SHARE``: CT tells brain from
   CSF only roughly, and its grey-white contrast of ~10 HU is near the noise), outside it muscle, with its
   outer ``SKIN_MM`` skin.
-In every map air enclosed by the head is sinus (the label of the phantom's air spaces).
+In every map air enclosed by the head is sinus (the label of the phantom's air spaces), and so, once drawn, is the
+air of the airways that open to the outside or to a field of view's cut (:func:`airways`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from cranial_sct.phantom.tissues import Tissue
 RING_GAP_MM = 10.0  # gaps in a skull's axial ring that are closed before its inside is filled
 FAT_HU = (-200.0, -30.0)  # CT fat (DESIGN 4: -100..-50, widened for partial volume and noise)
 CSF_SHARE, WM_SHARE = 0.15, 0.40  # of the cranial cavity's soft tissue, by its smoothed HU, lowest first
+CLOSING_MM, AIR_DEPTH_MM = 10.0, 6.0  # how air spaces open to the outside (nostrils, mouth) are told from the outside air
 
 BRAINWEB = {0: Tissue.BACKGROUND, 1: Tissue.CSF, 2: Tissue.GM, 3: Tissue.WM, 4: Tissue.FAT, 5: Tissue.MUSCLE,
             6: Tissue.SKIN, 7: Tissue.OUTER_TABLE, 8: Tissue.GM, 9: Tissue.MUSCLE, 10: Tissue.MUSCLE, 11: Tissue.DIPLOE}
@@ -68,6 +70,20 @@ def enclosed_air_is_sinus(labels: np.ndarray) -> np.ndarray:
     border = np.unique(np.concatenate([np.ravel(face) for axis in range(3) for face in (np.take(outside, 0, axis), np.take(outside, -1, axis))]))
     enclosed = (labels == Tissue.BACKGROUND) & ~np.isin(outside, border)
     return np.where(enclosed, np.uint8(Tissue.SINUS), labels).astype(np.uint8)
+
+
+def airways(body: np.ndarray, spacing: tuple[float, ...], cut_axes: tuple[int, ...] = ()) -> np.ndarray:
+    """Air inside the head that opens to the outside (nasal cavity, sinuses through their ostia, pharynx): not ``body``
+    (the head's tissue) but inside it closed by ``CLOSING_MM``, and deeper than ``AIR_DEPTH_MM`` under that closed
+    surface, which leaves out the concavities the closing bridges (the mouth's opening, the ears' folds). The grid's
+    border counts as outside, but for the ends of ``cut_axes``: there a field of view's cut is no surface, and an
+    airway it opens stays inside."""
+    pad = [(0, 0) if axis in cut_axes else (1, 1) for axis in range(body.ndim)]
+    tissue = np.pad(body, pad)
+    grown = ndimage.distance_transform_edt(~tissue, sampling=spacing) <= CLOSING_MM
+    closed = ndimage.binary_fill_holes(ndimage.distance_transform_edt(grown, sampling=spacing) > CLOSING_MM)
+    air = ~tissue & (ndimage.distance_transform_edt(closed, sampling=spacing) > AIR_DEPTH_MM)
+    return air[tuple(slice(low, n - high) for (low, high), n in zip(pad, air.shape))]
 
 
 def read_label_map(path: Path) -> SourceHead:

@@ -32,7 +32,7 @@ from scipy.spatial.transform import Rotation
 from cranial_sct.errors import InputError
 from cranial_sct.phantom.anatomy import ShapeParameters, design_head
 from cranial_sct.phantom.grids import SUPERSAMPLE, Grid, Resampler, design_grid, fine_axis
-from cranial_sct.phantom.label_maps import LABEL_MAP_KINDS, SourceHead, ct_tissues, read_ct, read_label_map
+from cranial_sct.phantom.label_maps import LABEL_MAP_KINDS, SourceHead, airways, ct_tissues, read_ct, read_label_map
 from cranial_sct.phantom.random_fields import smooth_field
 from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
 from cranial_sct.phantom.voxelise import TissueFractions, block_counts, voxelise
@@ -113,6 +113,7 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
     else:
         head = _label_map(path)
     fine, transform = deformed_labels(head, rng, grid)
+    fine[airways(fine != Tissue.BACKGROUND, (grid.spacing / SUPERSAMPLE,) * 3, cut_axes=(2,))] = Tissue.SINUS  # the neck is cut
     record.update(transform)
     record["thickness_mm_sd"] = vary_thickness(fine, rng, grid)
     if head.kind != "ct":
