@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import ndimage
 
 from cranial_sct.inference import predict_volume
 from cranial_sct.inference.air_pockets import LINING_MM, POCKET_DEPTH_MM, brain_air_pockets
 from tests.inference.test_islands import ball_head, unseen_head  # noqa: F401 (fixture)
 
-torch.set_num_threads(1)
 
 
 def head_with_air() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[slice, ...]]]:
