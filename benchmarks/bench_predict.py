@@ -1,7 +1,7 @@
 """Speed and peak memory of ``predict`` on a 1-mm head (issue 5 targets), printed as a table.
 
     .venv/bin/python benchmarks/bench_predict.py [--repeats 3] [--backbones builtin resunet mamba transformer] [--device cpu]
-                                                 [--plan-spacing 2] [--keep-bone-islands]
+                                                 [--plan-spacing 2] [--keep-bone-islands] [--keep-air-pockets]
 
 Targets: the ``resunet`` cascade predicts a 1-mm head (180 x 220 x 190 voxels, the analytic test
 head of tests/heads.py) in at most 30 s on the 2-core CPU without TTA, peak memory at most 3 GB; the
@@ -13,7 +13,7 @@ phantom), so the timed run includes resampling the 1-mm head to it and every out
 Apart from ``builtin`` the weights are UNTRAINED (random initialisation): run time and memory do not depend on
 the weight values, and this keeps the benchmark free of a training run. Timed: ``predict_volume`` (head mask,
 normalisation, sliding window with Gaussian blending, mapping back, the deep-bone-island rule unless
-``--keep-bone-islands``), not file reading or writing.
+``--keep-bone-islands``, the brain-air-pocket rule unless ``--keep-air-pockets``), not file reading or writing.
 Each run is a fresh process, so the peak resident memory (VmHWM) is that run's alone; it includes
 the interpreter and imports (about 0.4 GB). Report the machine's load next to the figures.
 """
@@ -48,7 +48,8 @@ def _peak_rss_mib() -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
 
 
-def _predict_once(backbone: str, device: str, plan_spacing: float, keep_bone_islands: bool) -> tuple[float, float, tuple[int, ...]]:
+def _predict_once(backbone: str, device: str, plan_spacing: float, keep_bone_islands: bool,
+                  keep_air_pockets: bool) -> tuple[float, float, tuple[int, ...]]:
     """In a fresh process: build the untrained cascade, predict the 1-mm head; (seconds, peak MiB, shape)."""
     import torch
 
@@ -70,7 +71,8 @@ def _predict_once(backbone: str, device: str, plan_spacing: float, keep_bone_isl
     shape, affine = grid(1.0)
     mr, _ = head_arrays(shape, affine)
     start = time.perf_counter()
-    predict_volume(model, info, {"t1w": Volume(mr, affine)}, 1.5, device=device, keep_bone_islands=keep_bone_islands)
+    predict_volume(model, info, {"t1w": Volume(mr, affine)}, 1.5, device=device, keep_bone_islands=keep_bone_islands,
+                   keep_air_pockets=keep_air_pockets)
     return time.perf_counter() - start, _peak_rss_mib(), shape
 
 
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--plan-spacing", type=float, default=2.0, help="the model's network voxel size in mm")
     parser.add_argument("--keep-bone-islands", action="store_true", help="skip the deep-bone-island rule (predict --keep-bone-islands)")
+    parser.add_argument("--keep-air-pockets", action="store_true", help="skip the brain-air-pocket rule (predict --keep-air-pockets)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs; device {args.device}; untrained weights except builtin; plan spacing {args.plan_spacing:g} mm (builtin: its own plan)")
     print(f"{'cascade':<18} {'shape':<16} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9} {'targets':>14}")
@@ -89,7 +92,7 @@ def main() -> None:
         runs = []
         for _ in range(args.repeats):
             with context.Pool(1) as pool:
-                runs.append(pool.apply(_predict_once, (backbone, args.device, args.plan_spacing, args.keep_bone_islands)))
+                runs.append(pool.apply(_predict_once, (backbone, args.device, args.plan_spacing, args.keep_bone_islands, args.keep_air_pockets)))
         times = [seconds for seconds, _, _ in runs]
         peak = max(mib for _, mib, _ in runs)
         shape = "x".join(map(str, runs[0][2]))
