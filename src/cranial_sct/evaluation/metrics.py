@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-from monai.metrics import compute_hausdorff_distance
 from scipy.ndimage import uniform_filter
 from scipy.signal import fftconvolve
 from scipy.stats import spearmanr
@@ -191,7 +189,12 @@ def hd95_mm(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> floa
 
     MONAI's definition: surfaces are the voxels removed by one binary erosion, distances are
     Euclidean in world units (``spacing``), result = max of the two directed 95th percentiles.
+    Torch and MONAI are imported here, not with the module: ``report`` and every command's
+    error path then start in about a second instead of five.
     """
+    import torch
+    from monai.metrics import compute_hausdorff_distance
+
     as_batch = [torch.as_tensor(np.asarray(a, dtype=bool))[None, None] for a in (pred, ref)]
     with warnings.catch_warnings():  # MONAI 1.5+ warns about an argument its own code still passes
         warnings.filterwarnings("ignore", message=".*always_return_as_numpy", category=FutureWarning)
