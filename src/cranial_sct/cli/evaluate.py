@@ -31,8 +31,10 @@ def evaluate_command(
     from cranial_sct.evaluation.evaluate import evaluate
     from cranial_sct.tasks.measure import TaskSettings, parse_tasks
     from cranial_sct.tasks.proton import SCHNEIDER_1996_RSP
+    from cranial_sct.tasks.ultrasound import check_frequency
 
-    tasks = TaskSettings(parse_tasks(task), read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP, kvp, frequency)
+    rsp = read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP
+    tasks = TaskSettings(parse_tasks(task), rsp, kvp, check_frequency(frequency))
     rows, summary = evaluate(pred, ref, preset=preset, out_dir=out, bone_threshold_hu=bone_threshold, mu_map=mu_map, kvp=kvp, tasks=tasks)
     for group in summary["by_method_field"]:
         typer.echo(
