@@ -31,8 +31,10 @@ def evaluate_command(
     from cranial_sct.io.output_paths import check_output_folder
     from cranial_sct.tasks.measure import TaskSettings, parse_tasks
     from cranial_sct.tasks.proton import SCHNEIDER_1996_RSP
+    from cranial_sct.tasks.ultrasound import check_frequency
 
-    tasks = TaskSettings(parse_tasks(task), read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP, kvp, frequency)
+    rsp = read_hu_table(rsp_table, "rsp") if rsp_table else SCHNEIDER_1996_RSP
+    tasks = TaskSettings(parse_tasks(task), rsp, kvp, check_frequency(frequency))
     check_output_folder(out, [pred])  # PRED is scanned for method folders; REF is read by subject only
     from cranial_sct.evaluation.evaluate import evaluate  # heavy: only once the output is known to be good
 

@@ -50,6 +50,7 @@ from cranial_sct.io.names import parse_tagged, sibling
 from cranial_sct.io.nifti import read_nifti
 from cranial_sct.io.volume import Volume
 from cranial_sct.tasks.measure import Anatomy, TaskSettings, measure_tasks, metric_names, reference_anatomy
+from cranial_sct.tasks.ultrasound import require_solver
 
 CASE_KEYS = ("method", "subject", "field_T", "contrast")
 METRICS_CSV = "metrics.csv"
@@ -276,6 +277,8 @@ def evaluate(
     cases = sorted(find_predictions(pred_dir), key=lambda c: (c.subject, c.method, c.field_T, c.contrast))
     metrics = CaseMetrics(preset, bone_threshold_hu, mu_map, kvp)
     tasks = tasks or TaskSettings()
+    if "ultrasound" in tasks.tasks:
+        require_solver()  # before any case is measured: a missing solver is a set-up error
     settings = {"preset": preset, "bone_threshold_hu": bone_threshold_hu, "mu_map": mu_map, "kvp": kvp, "ref_dir": str(Path(ref_dir).resolve()),
                 **({"tasks": tasks.record()} if tasks.tasks else {})}
     references: dict[str, ReferenceFiles] = {}  # each subject's files, looked up once (the manifest is read per lookup)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class Anatomy:
     axis: int
     head: np.ndarray
     cavity: np.ndarray
-    regions: dict[str, np.ndarray] | None = field(default=None)
+    regions: dict[str, np.ndarray] | None = None
 
 
 def reference_anatomy(ct: np.ndarray, inside: np.ndarray, affine: np.ndarray, spacing: Sequence[float], bone_threshold_hu: float,

@@ -164,7 +164,8 @@ def on_grid(image: np.ndarray, spacing: Sequence[float], setup: Setup, order: in
                                    cval=outside).reshape(setup.shape)
 
 
-def _jwave():
+def require_solver():
+    """jwave's pieces this module uses, or a one-line error saying how to install them."""
     try:
         import jax  # noqa: F401
         from jwave import FourierSeries
@@ -182,7 +183,7 @@ def pressure_amplitudes(hu_slices: Sequence[np.ndarray], spacing: Sequence[float
     import jax
     import jax.numpy as jnp
 
-    FourierSeries, simulate, Domain, DistributedTransducer, Medium, TimeAxis = _jwave()
+    FourierSeries, simulate, Domain, DistributedTransducer, Medium, TimeAxis = require_solver()
     step_m, frequency = setup.step_mm * 1e-3, setup.frequency_mhz * 1e6
     domain = Domain(setup.shape, (step_m, step_m))
     field = lambda a: FourierSeries(jnp.asarray(a, jnp.float32)[..., None], domain)  # noqa: E731
