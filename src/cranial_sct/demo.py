@@ -21,7 +21,7 @@ import numpy as np
 from cranial_sct.benchmark import load_benchmark_config, run_benchmark
 from cranial_sct.evaluation.figures import PanelCase, case_panels
 from cranial_sct.evaluation.metrics import CaseMetrics, reference_bone
-from cranial_sct.evaluation.report import embed_png, html_page
+from cranial_sct.evaluation.report import HEADLINE_TITLE, embed_png, headline, html_page, read_evaluation
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
@@ -77,14 +77,16 @@ def head_section(head: Path, predicted: Path) -> str:
 
 
 def write_page(out: Path, head_html: str, report: Path | None) -> Path:
-    """``OUT/index.html``: the head, then where the cross-field benchmark's report is."""
+    """``OUT/index.html``: the head, then the cross-field benchmark's headline and a link to its report."""
     if report is None:
         evidence = '<p class="note">The cross-field benchmark is running; its report will be linked here.</p>'
     else:
         link = os.path.relpath(report, out)
-        evidence = (f'<p>Does the method hold across field strengths? The quick benchmark trained the cascade, the direct network and '
-                    f'bulk density at 1.5 T and tested them at 0.064, 1.5, 3 and 7 T: <a href="{html.escape(link)}">its report</a>.</p>')
-    body = f"<h1>cranial-sct demo</h1>{head_html}<h2>The method across field strengths</h2>{evidence}"
+        rows, summary = read_evaluation(report.parent / "evaluation")
+        evidence = (f'<p class="note">The quick benchmark trained the cascade, the direct network and bulk density at 1.5 T on '
+                    f'4-mm phantom heads and tested them at 0.064, 1.5, 3 and 7 T. Its whole report: <a href="{html.escape(link)}">'
+                    f"{html.escape(link)}</a>.</p>{headline(rows, summary)}")
+    body = f"<h1>cranial-sct demo</h1>{head_html}<h2>{html.escape(HEADLINE_TITLE)}</h2>{evidence}"
     with atomic_path(out / PAGE) as tmp:
         tmp.write_text(html_page("cranial-sct demo", body), encoding="utf-8")
     return out / PAGE

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 from cranial_sct.demo import write_page
+from cranial_sct.evaluation.evaluate import evaluate
 from cranial_sct.io import read_volume
+from tests.evaluation.study import write_study
 
 
 def test_demo_predicts_a_head_and_writes_its_page(cli, tmp_path: Path) -> None:
@@ -25,7 +27,10 @@ def test_demo_predicts_a_head_and_writes_its_page(cli, tmp_path: Path) -> None:
     assert rerun.returncode == 0 and "simulate" not in rerun.stderr
 
 
-def test_the_page_links_the_benchmark_report(tmp_path: Path) -> None:
-    report = tmp_path / "benchmark" / "report.html"
-    text = write_page(tmp_path, "<h2>head</h2>", report).read_text()
+def test_the_page_leads_with_the_benchmarks_answer_and_links_its_report(tmp_path: Path) -> None:
+    pred, ref = write_study(tmp_path / "study", {"cascade": 20.0, "direct": 60.0, "bulk-density": 90.0}, subjects=2, fields=("1.5", "7"))
+    evaluate(pred, ref, out_dir=tmp_path / "benchmark" / "evaluation", progress=False)
+    text = write_page(tmp_path, "<h2>head</h2>", tmp_path / "benchmark" / "report.html").read_text()
     assert 'href="benchmark/report.html"' in text and "<h2>head</h2>" in text
+    assert "Does the cascade hold across field strengths?" in text and "cascade − this:" in text
+    assert text.count("data:image/png;base64,") == 1  # the metric-vs-field plot

@@ -63,6 +63,7 @@ DECIMALS = {"ssim": 3, "ms_ssim": 3, "dice": 3, "dice_vault": 3, "dice_base": 3,
 BOXPLOT_METRICS = ("mae", "mae_bone", "dice")
 HEADLINE_METRICS = BOXPLOT_METRICS
 HEADLINE_KINDS = ("cascade", "direct", "bulk-density")  # the method and its two baselines, in this order
+HEADLINE_TITLE = "Does the cascade hold across field strengths?"
 FINETUNED = re.compile(r"-ft\d+$")  # benchmark methods fine-tuned on k subjects of the target field
 TESTED_METRICS = ("mae", "mae_bone", "dice", "hd95_mm", "ssim", "ms_ssim")
 SIGNIFICANCE = 0.05
@@ -339,7 +340,7 @@ HEADLINE_NOTE = (
 )
 
 
-def _headline(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
+def headline(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
     """The answer first: the headline table beside the metric-vs-field plot."""
     methods = _headline_methods(sorted({r["method"] for r in rows}))
     numeric = [f for f in sorted({r["field_T"] for r in rows}, key=_field_order) if _field_order(f)[0] == 0]
@@ -386,7 +387,7 @@ def _render(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], panel
     overview = f"{summary['n_cases']} cases · methods: {', '.join(methods)} · field strengths: {', '.join(f + ' T' for f in fields)}"
     body = "".join([
         f'<h1>Synthetic CT evaluation</h1><p class="meta">{html.escape(overview)} · created {html.escape(summary["created_utc"])}</p>',
-        _section("Does the cascade hold across field strengths?", _headline(rows, summary)),
+        _section(HEADLINE_TITLE, headline(rows, summary)),
         _finetuned(summary, HEADLINE_METRICS),
         _section("Distributions", embed_png(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")),
         _section(f"Image panels: {panel_method}", panels),
