@@ -13,7 +13,7 @@ from cranial_sct.cli.app import app
 @app.command("benchmark")
 def benchmark_command(
     out: Path = typer.Option(Path("benchmark"), "--out", help="Run folder (rerun the same command to continue a stopped run)."),
-    preset: str = typer.Option("quick", "--preset", help="quick (a 15-minute smoke run on 2 CPU cores), standard (2-mm phantom, seeds; 60 minutes on 2 cores) or full (the paper's cohort sizes, every backbone, GPU)."),
+    preset: str = typer.Option("quick", "--preset", help="quick (4-mm phantom, T1w+FLAIR, about 3 minutes on 2 CPU cores: make demo's), standard (2-mm phantom, seeds; 60 minutes on 2 cores) or full (the paper's cohort sizes, every backbone, GPU)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML with benchmark settings, e.g. a previous run's benchmark.yaml."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set test_subjects=10 (repeatable)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Use this cohort (manifest.csv) instead of simulating one."),

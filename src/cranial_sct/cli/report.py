@@ -19,7 +19,7 @@ def report_command(
     panel_method: str | None = typer.Option(None, "--panel-method", help="Method shown in image panels (default: lowest median MAE)."),
     config: list[Path] = typer.Option([], "--config", help="A run's config file (YAML/JSON) to show in the report; repeatable."),
 ) -> None:
-    """Write the HTML report: metrics table with p-values, box plots, best/median/worst image panels."""
+    """Write the HTML report: cascade vs direct vs bulk density per field first (CIs, paired tests, field plot), then box plots, image panels, details."""
     from cranial_sct.evaluation.report import write_report
 
     check_output_file(out)
