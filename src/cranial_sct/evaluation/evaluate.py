@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from cranial_sct.errors import InputError
 from cranial_sct.evaluation.metrics import PRESETS, CaseMetrics, reference_bone
-from cranial_sct.evaluation.statistics import paired_tests, summarise
+from cranial_sct.evaluation.statistics import paired_tests
 from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU
 from cranial_sct.io import read_volume
 from cranial_sct.io.atomic import atomic_path
@@ -314,8 +314,8 @@ def evaluate(
         "versions": package_versions(),
         "metrics": names,
         "n_cases": len(metrics.rows),
-        "by_method_field": summarise(metrics.rows, ["method", "field_T"], names),
-        "by_method_field_contrast": summarise(metrics.rows, ["method", "field_T", "contrast"], names),
+        "by_method_field": metrics.aggregate(["method", "field_T"], names),
+        "by_method_field_contrast": metrics.aggregate(["method", "field_T", "contrast"], names),
         "paired_by_field": paired_tests(metrics.rows, names, ["field_T"], ["subject"], average_over=["contrast"]),
         "paired_by_field_contrast": paired_tests(metrics.rows, names, ["field_T", "contrast"], ["subject"]),
     }

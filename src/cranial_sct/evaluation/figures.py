@@ -161,10 +161,11 @@ def metric_by_field(
     """The paper's central figure: each metric's mean with its 95 % CI against field strength, a line per method.
 
     ``groups`` are ``summarise`` records keyed by method and field_T. Field strength is on a log axis, so
-    0.064 T and 7 T both stay readable; a field with fewer than two cases has no CI bar.
+    0.064 T and 7 T both stay readable; an ``unknown`` field has no place on it and is left out; a field with
+    fewer than two cases has no CI bar.
     """
     figure, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.3), squeeze=False)
-    tesla = {field: float(field) for field in fields}
+    tesla = {field: float(field) for field in fields if field.replace(".", "", 1).isdigit()}
     for ax, (metric, label) in zip(axes[0], metrics):
         for m, method in enumerate(methods):
             points = [(tesla[g["field_T"]], g[metric]) for g in groups if g["method"] == method and g["field_T"] in tesla]
@@ -178,7 +179,7 @@ def metric_by_field(
             error = np.nan_to_num(np.stack([mean - low, high - mean]), nan=0.0)
             ax.errorbar(x, mean, yerr=error, marker="o", ms=5, capsize=3, lw=1.6, color=_colour(m), label=method)
         ax.set_xscale("log")
-        ax.set_xticks(list(tesla.values()), [f"{field} T" for field in fields])
+        ax.set_xticks(list(tesla.values()), [f"{field} T" for field in tesla])
         ax.minorticks_off()
         ax.set_title(label, fontsize=11)
         ax.grid(alpha=0.3)

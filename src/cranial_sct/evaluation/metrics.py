@@ -305,6 +305,7 @@ class CaseMetrics:
         self.rows.append(row)
         return row
 
-    def aggregate(self, by: Sequence[str]) -> list[dict[str, Any]]:
-        """Per group of ``by``: n, mean, std, median, quartiles and IQR of every metric."""
-        return summarise(self.rows, by, self.metric_names)
+    def aggregate(self, by: Sequence[str], names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Per group of ``by``: n, mean, std, median, quartiles and IQR of every metric (``names``: also the
+        figures a caller added to the rows, such as the clinical tasks')."""
+        return summarise(self.rows, by, self.metric_names if names is None else names)

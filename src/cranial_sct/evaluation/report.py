@@ -2,7 +2,7 @@
 
 It leads with the answer the project exists to give: does the cascade hold across field strengths
 better than the direct network and bulk density? A headline table (head MAE, bone MAE, skull Dice with
-95 % CIs, and cascade's paired difference from each baseline) beside the metric-vs-field plot. Then
+95 % CIs, and cascade's paired difference from each baseline) above the metric-vs-field plot. Then
 fine-tuned variants, box plots, best / median / worst image panels per field strength, and, collapsed,
 every metric, the all-pairs tests, per-contrast details and the run's settings and versions.
 A single file with no external assets, so it can be mailed, archived or opened offline.
@@ -341,10 +341,10 @@ HEADLINE_NOTE = (
 
 
 def headline(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
-    """The answer first: the headline table beside the metric-vs-field plot."""
+    """The answer first: the headline table above the metric-vs-field plot (both fit the first screen at 1400 px)."""
     methods = _headline_methods(sorted({r["method"] for r in rows}))
-    numeric = [f for f in sorted({r["field_T"] for r in rows}, key=_field_order) if _field_order(f)[0] == 0]
-    plot = metric_by_field(summary["by_method_field"], [(m, LABELS[m]) for m in HEADLINE_METRICS], numeric, methods)
+    fields = sorted({r["field_T"] for r in rows}, key=_field_order)
+    plot = metric_by_field(summary["by_method_field"], [(m, LABELS[m]) for m in HEADLINE_METRICS], fields, methods)
     table = _headline_table(summary["by_method_field"], summary["paired_by_field"], methods)
     alt = "Head MAE, bone MAE and skull Dice against field strength, mean and 95 % CI per method"
     return f'<div class="headline">{HEADLINE_NOTE}{table}{embed_png(plot, alt)}</div>'
@@ -391,7 +391,7 @@ def _render(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], panel
         _finetuned(summary, HEADLINE_METRICS),
         _section("Distributions", embed_png(boxes, "Box plots of MAE, bone MAE and skull Dice by field strength and method")),
         _section(f"Image panels: {panel_method}", panels),
-        _tasks_section(rows, summary, methods, fields),
+        _tasks_section(summary, methods, fields),
         _section("Details", details),
         _section("Run configuration", _settings_section(summary, configs)),
     ])
@@ -448,7 +448,7 @@ TASKS_NOTE = (
 )
 
 
-def _tasks_section(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], methods: Sequence[str], fields: Sequence[str]) -> str:
+def _tasks_section(summary: Mapping[str, Any], methods: Sequence[str], fields: Sequence[str]) -> str:
     """The task table, the paired tests on the task figures and their means against field strength
     (empty when the evaluation ran no task)."""
     metrics = [m for m in summary["metrics"] if m in TASK_LABELS]
@@ -457,7 +457,6 @@ def _tasks_section(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
     by_field = sorted(summary["by_method_field"], key=lambda g: (_field_order(g["field_T"]), g["method"]))
     tests = [t for t in summary["paired_by_field"] if t["metric"] in metrics]
     plotted = [(m, TASK_LABELS[m]) for m in TASK_PLOT_METRICS if m in metrics]
-    numeric = [f for f in fields if _field_order(f)[0] == 0]
-    plot = embed_png(metric_by_field(summary["by_method_field"], plotted, numeric, methods), "Task figures against field strength") if plotted else ""
+    plot = embed_png(metric_by_field(summary["by_method_field"], plotted, fields, methods), "Task figures against field strength") if plotted else ""
     return _section("Clinical tasks", TASKS_NOTE + _metrics_table(by_field, ["field_T", "method"], metrics) + plot
                     + "<h3>Paired comparisons on the task figures</h3>" + TESTS_NOTE + _comparisons(tests, ["field_T"], metrics, methods))
