@@ -50,7 +50,7 @@ def predict_head(head: Path, out: Path) -> Path:
     """``cranial-sct predict --mr HEAD/mr_1.5T_t1w.nii.gz --out OUT`` with the built-in model (reused when done)."""
     from cranial_sct.prediction import predict_files
 
-    if not (out / "sct.nii.gz").is_file():
+    if not (out / "sct.json").is_file():  # predict writes its sidecar last: a stopped prediction is redone
         predict_files([BUILTIN], {"t1w": head / f"mr_{DEMO_FIELD_T:g}T_t1w.nii.gz"}, out, field_T=DEMO_FIELD_T)
     return out
 
@@ -63,14 +63,14 @@ def head_section(head: Path, predicted: Path) -> str:
     row = CaseMetrics()(ct.array.astype(np.float64), sct.array.astype(np.float64), mask, skull, ct.affine)
     caption = f"{ct.spacing[0]:g}-mm phantom head, {DEMO_FIELD_T:g} T T1w\nMAE {row['mae']:.1f} HU, Dice {row['dice']:.3f}"
     panel = case_panels([PanelCase(caption, ct, sct, mask, skull, reference_bone(ct.array, mask, BONE_THRESHOLD_HU), mr)])
-    cells = "".join(f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.3f}</td></tr>" if key in FRACTIONS
-                    else f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.1f}</td></tr>" for key, label in HEAD_METRICS.items())
+    cells = "".join(f"<tr><td class='key'>{html.escape(label)}</td><td>{row[key]:.{3 if key in FRACTIONS else 1}f}</td></tr>"
+                    for key, label in HEAD_METRICS.items())
     return (
         "<h2>Your first sCT: one head, predicted from its MR alone</h2>"
         f'<p class="note">A phantom head simulated at {ct.spacing[0]:g} mm (seed {DEMO_SEED}, never seen in training), '
         "predicted by the built-in model exactly as <code>cranial-sct predict --mr MR.nii.gz --out DIR</code> does, "
         f"and compared with the head's true CT. Files: <code>{html.escape(str(head))}</code> (MR, CT, mask), "
-        f"<code>{html.escape(str(predicted))}</code> (sCT, skull, bone probability, uncertainty).</p>"
+        f"<code>{html.escape(str(predicted))}</code> (sCT, skull, bone probability and the <code>sct.json</code> record).</p>"
         f"{embed_png(panel, 'MR, CT, sCT, error and skull overlay of the demo head')}"
         f"<table><thead><tr><th class='key'>metric (inside the head)</th><th>value</th></tr></thead><tbody>{cells}</tbody></table>"
     )

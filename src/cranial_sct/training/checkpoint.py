@@ -84,8 +84,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
         with atomic_path(path) as tmp:
             torch.save({"format": FORMAT, "version": __version__, **state}, tmp)
     except (OSError, RuntimeError) as error:  # torch's zip writer reports a failed write as RuntimeError
-        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1][:120]
-        raise InputError(f"{path}: cannot write the checkpoint ({reason}); "
+        raise InputError(f"{path}: cannot write the checkpoint ({getattr(error, 'strerror', None) or reason(error)}); "
                          "choose a writable folder with free space") from None
     return path
 
