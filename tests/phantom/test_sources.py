@@ -25,6 +25,9 @@ def test_the_seam_parses_every_kind_and_refuses_what_it_cannot_read(tmp_path: Pa
     head = synthseg_head(tmp_path / "maps")
     source = parse_anatomy(f"labels:{head.parent}")
     assert source.paths == (head,) and source.head_name(3) == "labels:subject01_seg.nii.gz"
+    mixture = parse_anatomy(f"procedural+labels:{head.parent}")
+    assert [mixture.head_name(i) for i in range(4)] == ["procedural", "labels:subject01_seg.nii.gz"] * 2
+    assert mixture.part(3) == (mixture.parts[1], 1)
     with pytest.raises(InputError, match="expected procedural"):
         parse_anatomy("brainweb")
     with pytest.raises(InputError, match="does not exist"):
@@ -55,18 +58,20 @@ def test_a_label_map_head_is_rendered_by_the_phantom_physics_and_each_draw_is_ne
     assert np.median(mr[labels == Tissue.WM]) > 2 * np.median(mr[labels == Tissue.OUTER_TABLE])
 
 
-def test_simulate_cli_records_each_subjects_source(cli, tmp_path: Path) -> None:
+def test_simulate_cli_records_each_subjects_source_in_a_mixed_cohort(cli, tmp_path: Path) -> None:
     ct_folder = tmp_path / "cts"
     ct_folder.mkdir()
     nib.save(nib.Nifti1Image(ct_head().astype(np.int16), AFFINE), ct_folder / "head_a.nii.gz")
     result = cli("simulate", "--out", tmp_path / "out", "--subjects", "2", "--fields", "1.5", "--contrasts", "t1w",
-                 "--spacing", str(SPACING), "--anatomy", f"ct:{ct_folder}")
+                 "--spacing", str(SPACING), "--anatomy", f"procedural+ct:{ct_folder}")
     assert result.returncode == 0, result.stderr
     rows = read_manifest(tmp_path / "out" / "manifest.csv")
-    assert {row.anatomy for row in rows} == {"ct:head_a.nii.gz"} and len({row.subject for row in rows}) == 2
-    record = json.loads((tmp_path / "out" / "tissues.json").read_text())["subjects"]["sub-001"]
+    assert {row.subject: row.anatomy for row in rows} == {"sub-000": "procedural", "sub-001": "ct:head_a.nii.gz"}
+    records = json.loads((tmp_path / "out" / "tissues.json").read_text())["subjects"]
+    assert records["sub-000"]["anatomy"]["source"] == "procedural" and records["sub-000"]["shape"] is not None
+    record = records["sub-001"]
     assert record["anatomy"]["source"] == "ct:head_a.nii.gz" and 650 <= record["anatomy"]["cortical_hu"] <= 950 and record["shape"] is None
-    labels = nib.load(tmp_path / "out" / "sub-000" / "labels.nii.gz").get_fdata()
+    labels = nib.load(tmp_path / "out" / "sub-001" / "labels.nii.gz").get_fdata()
     assert (labels == Tissue.DIPLOE).any() and (labels == Tissue.BONE).any()
     bad = cli("simulate", "--out", tmp_path / "bad", "--anatomy", "labels:" + str(tmp_path / "missing"))
     assert bad.returncode == 2 and "--anatomy" in bad.stderr and "Traceback" not in bad.stderr

@@ -37,6 +37,7 @@ from cranial_sct.phantom.anatomy import SKIN_MM
 from cranial_sct.phantom.tissues import Tissue
 
 RING_GAP_MM = 10.0  # gaps in a skull's axial ring that are closed before its inside is filled
+MIN_RING_RADIUS = 3  # voxels: OpenKBP's 4.7-mm CTs keep a 2-voxel closing's rings open (a third to half of the cavity lost)
 FAT_HU = (-200.0, -30.0)  # CT fat (DESIGN 4: -100..-50, widened for partial volume and noise)
 CSF_SHARE, WM_SHARE = 0.15, 0.40  # of the cranial cavity's soft tissue, by its smoothed HU, lowest first
 CLOSING_MM, AIR_DEPTH_MM = 10.0, 6.0  # how air spaces open to the outside (nostrils, mouth) are told from the outside air
@@ -109,7 +110,7 @@ def inside_axial_rings(bone: np.ndarray, affine: np.ndarray, gap_mm: float = RIN
     open, at the skull base, add nothing), less the bone itself."""
     axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
     spacing = spacing_of(affine)
-    radius = round(gap_mm / min(s for k, s in enumerate(spacing) if k != axis))
+    radius = max(round(gap_mm / min(s for k, s in enumerate(spacing) if k != axis)), MIN_RING_RADIUS)
     disk = np.hypot(*np.ogrid[-radius:radius + 1, -radius:radius + 1]) <= radius
     inside = slice(radius + 1, -radius - 1)  # padded so that a ring at the image's edge closes too
 

@@ -5,7 +5,9 @@
 - ``procedural`` (the default): :func:`cranial_sct.phantom.anatomy.design_head`, exactly as before (same seed, same files);
 - ``labels:PATH``: a BrainWeb ``*_crisp_v.mnc.gz`` or SynthSeg ``*_seg.nii.gz`` label map, or a folder of them;
 - ``ct:PATH``: a CT in HU (``.nii``/``.nii.gz``), or a folder of them, turned into tissues by HU
-  (:mod:`cranial_sct.phantom.label_maps`).
+  (:mod:`cranial_sct.phantom.label_maps`);
+- ``A+B+...``: a mixture: subject ``i`` draws from source ``i mod k`` (its ``i div k``-th draw there), so one cohort
+  holds procedural heads beside real ones.
 
 Subject ``i`` of a cohort draws source head ``i mod n`` (heads sorted by file name), so holding out whole heads is
 choosing subjects; the manifest's ``anatomy`` column names each subject's head. Every draw of a real head is a new
@@ -15,7 +17,8 @@ is, the skull's outer surface moved in or out by a smooth field of sd ``THICKNES
 label map's skull re-split into cortical tables ``TABLE_MM`` thick around a diploe (its own split came from MR), a
 CT's cortical/cancellous threshold drawn within ``CORTICAL_HU``. Labels are drawn on the phantom's 2x finer grid and
 averaged into :class:`TissueFractions`, which the same CT model and MR physics render as a procedural head's.
-Combining sources (a real skull base under a procedural vault) is not built.
+Mixing sources puts whole heads side by side in a cohort; joining parts of heads (a real skull base under a
+procedural vault) is not built.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
 from cranial_sct.phantom.voxelise import TissueFractions, block_counts, voxelise
 
 PROCEDURAL = "procedural"
+MIX = "mix"
 ROTATION_DEG = 6.0
 SCALE_SD, AXIS_SCALE_SD = 0.04, 0.03  # log-normal: overall head size, then each axis
 DEFORM_MM, DEFORM_SCALE_MM = 2.0, 50.0
@@ -56,9 +60,18 @@ class AnatomySource:
     spec: str
     kind: str
     paths: tuple[Path, ...] = ()
+    parts: tuple[AnatomySource, ...] = ()  # a mixture's sources (kind ``mix``)
+
+    def part(self, index: int) -> tuple[AnatomySource, int]:
+        """The single source subject ``index`` draws from, and its index there."""
+        if self.kind != MIX:
+            return self, index
+        return self.parts[index % len(self.parts)], index // len(self.parts)
 
     def head_name(self, index: int) -> str:
         """What subject ``index`` is drawn from, as the manifest records it."""
+        if self.kind == MIX:
+            return self.parts[index % len(self.parts)].head_name(index // len(self.parts))
         if self.kind == PROCEDURAL:
             return PROCEDURAL
         path = self.paths[index % len(self.paths)]
@@ -78,7 +91,10 @@ def _files(option: str, path: Path, suffixes: tuple[str, ...]) -> tuple[Path, ..
 
 
 def parse_anatomy(spec: str) -> AnatomySource:
-    """``procedural``, ``labels:PATH`` or ``ct:PATH`` (see the module docstring); a clear error otherwise."""
+    """``procedural``, ``labels:PATH``, ``ct:PATH`` or a ``+`` mixture of them (see the module docstring); a clear
+    error otherwise."""
+    if "+" in spec:
+        return AnatomySource(spec, MIX, parts=tuple(parse_anatomy(part) for part in spec.split("+")))
     if spec == PROCEDURAL:
         return AnatomySource(spec, PROCEDURAL)
     kind, _, path = spec.partition(":")
@@ -102,6 +118,7 @@ def _ct(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, grid: Grid) -> tuple[TissueFractions, ShapeParameters | None, dict[str, Any]]:
     """Subject ``index``'s tissue fractions on ``grid``, its procedural shape parameters (None for a real head) and
     a record of the draw (for ``tissues.json``)."""
+    source, index = source.part(index)
     if source.kind == PROCEDURAL:
         design = design_head(rng)
         return voxelise(design, grid), design.params, {"source": PROCEDURAL}
