@@ -18,6 +18,7 @@ TINY = [
 ]
 
 
+@pytest.mark.slow
 def test_benchmark_runs_every_stage_and_a_rerun_skips_them(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     out = tmp_path / "bench"
     result = cli("benchmark", "--out", out, "--seed", "3", *TINY)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from cranial_sct.demo import write_page
 from cranial_sct.evaluation.evaluate import evaluate
 from cranial_sct.io import read_volume
 from tests.evaluation.study import write_study
 
 
+@pytest.mark.slow
 def test_demo_predicts_a_head_and_writes_its_page(cli, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = cli("demo", "--out", out, "--no-benchmark", "--spacing", "4")

@@ -33,6 +33,7 @@ def test_evaluate_bad_input_is_one_line_error(cli, tmp_path: Path) -> None:
     assert not (tmp_path / "eval").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_with_tasks_adds_task_figures_tests_and_a_report_section(cli, tmp_path: Path) -> None:
     pred, ref = write_study(tmp_path, {"cascade": 20.0, "direct": 60.0}, subjects=2, fields=("7",))
     table = tmp_path / "rsp.csv"
@@ -56,6 +57,7 @@ def test_evaluate_with_tasks_adds_task_figures_tests_and_a_report_section(cli, t
     assert "Clinical tasks" in page and "|WEPL diff| p95 (mm)" in page and "Task figures against field strength" in page
 
 
+@pytest.mark.slow
 def test_evaluate_with_ultrasound_simulates_through_the_skull(cli, tmp_path: Path) -> None:
     pytest.importorskip("jwave")
     pred, ref = write_study(tmp_path, {"cascade": 40.0}, subjects=1, fields=("7",))

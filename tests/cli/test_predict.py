@@ -42,6 +42,7 @@ def lps_mr(phantom_cohort: Path, tmp_path: Path) -> dict[str, Path]:  # noqa: F8
     return paths
 
 
+@pytest.mark.slow
 def test_one_case_gets_every_output_on_the_mr_grid(cli, checkpoints, lps_mr: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "out"
     result = cli("predict", "--checkpoint", checkpoints.cascade, "--mr", lps_mr["t1w"], "--flair", lps_mr["flair"], "--field", "7",
@@ -81,6 +82,7 @@ def test_deep_bone_islands_and_air_pockets_are_kept_on_request(cli, checkpoints,
     assert sidecar["bone_islands"]["removed_ml"] is None and sidecar["air_pockets"]["filled_ml"] is None
 
 
+@pytest.mark.slow
 def test_a_cohort_is_sharded_resumed_and_evaluated(
     cli, capsys, monkeypatch, checkpoints, phantom_cohort: Path, tmp_path: Path  # noqa: F811
 ) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.evaluation.study import write_study
 
 
+@pytest.mark.slow
 def test_report_command_writes_html(cli, tmp_path: Path) -> None:
     pred, ref = write_study(tmp_path, {"cascade": 20.0, "direct": 60.0}, subjects=2, fields=("7",))
     assert cli("evaluate", "--pred", pred, "--ref", ref, "--out", tmp_path / "eval").returncode == 0

@@ -14,6 +14,7 @@ def test_example_configs_are_valid(path: Path) -> None:
     load_config(path)
 
 
+@pytest.mark.slow
 def test_train_command_runs_and_refuses_bad_config(cli, tmp_path: Path) -> None:
     root = write_toy_cohort(tmp_path / "cohort", subjects=2, fields=("1.5",))
     common = ["--set", f"data.root={root}", "--set", f"run_dir={tmp_path / 'run'}", "--set", "model.features=[4,8]",

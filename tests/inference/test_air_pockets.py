@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from cranial_sct.inference import predict_volume
@@ -56,6 +57,7 @@ def test_a_pocket_within_the_lining_distance_of_bone_is_kept() -> None:
     assert brain_air_pockets(sct, skull, depth, (1.0, 1.0, 1.0))[spaces["brain"]].all()
 
 
+@pytest.mark.slow
 def test_predict_fills_dark_noise_pasted_into_the_brain_unless_asked_to_keep_it(unseen_head) -> None:  # noqa: F811
     """The air outside a phantom head (its MR's background) pasted into the middle of its brain: the built-in model
     calls it air, as it calls some real CSF air. Filled, it reads as the deep tissue; elsewhere nothing changes."""

@@ -70,6 +70,7 @@ def unseen_head() -> tuple[PhantomSubject, tuple]:
     return simulate_subject(UNSEEN_SEED, [3.0], ["t1w"], 2.0, "unseen"), load_models([BUILTIN])
 
 
+@pytest.mark.slow
 def test_predict_removes_a_vault_pasted_into_the_brain_unless_asked_to_keep_it(unseen_head) -> None:
     """A block of a phantom's vault (scalp, bone, brain) pasted into the middle of its brain: the built-in model
     calls it bone, as phantom-trained models call real ventricles bone. Measured: 130 voxels, 1.27 mL removed."""

@@ -58,6 +58,19 @@ def test_a_label_map_head_is_rendered_by_the_phantom_physics_and_each_draw_is_ne
     assert np.median(mr[labels == Tissue.WM]) > 2 * np.median(mr[labels == Tissue.OUTER_TABLE])
 
 
+def test_a_coarse_ct_has_its_marrow_split_by_depth_not_by_hu(tmp_path: Path) -> None:
+    """At 4 mm a thin skull's voxels read under any cortical threshold; a 2-mm CT keeps its HU split."""
+    coarse = tmp_path / "coarse.nii.gz"
+    nib.save(nib.Nifti1Image(ct_head()[::2, ::2, ::2].astype(np.int16), AFFINE @ np.diag([2.0, 2.0, 2.0, 1.0])), coarse)
+    fine = tmp_path / "fine.nii.gz"
+    nib.save(nib.Nifti1Image(ct_head().astype(np.int16), AFFINE), fine)
+    coarse_head = simulate_subject(5, [1.5], ["t1w"], SPACING, "sub-000", parse_anatomy(f"ct:{coarse}"), 0)
+    fine_head = simulate_subject(5, [1.5], ["t1w"], SPACING, "sub-000", parse_anatomy(f"ct:{fine}"), 0)
+    assert 1.0 <= coarse_head.anatomy["table_mm"] <= 2.2 and "table_mm" not in fine_head.anatomy
+    counts = coarse_head.fractions.counts
+    assert counts[Tissue.OUTER_TABLE].sum() > counts[Tissue.DIPLOE].sum() > 0 and not counts[Tissue.BONE].any()
+
+
 def test_simulate_cli_records_each_subjects_source_in_a_mixed_cohort(cli, tmp_path: Path) -> None:
     ct_folder = tmp_path / "cts"
     ct_folder.mkdir()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from cranial_sct.evaluation.metrics import dice, mae
@@ -31,6 +32,7 @@ def test_the_shipped_weights_are_small_and_load_with_weights_only() -> None:
     assert info.fields_seen == ["0.064", "1.5", "3", "7"]
 
 
+@pytest.mark.slow
 def test_the_built_in_model_finds_the_skull_of_an_unseen_phantom_head(tmp_path: Path) -> None:
     """Measured on this head at 3 T, T1w only: skull Dice 0.779, head MAE 113.4 HU (the second phase without the marrow and
     fat gains: 0.792, 111.2; the first phase: 0.784, 115.3)."""
@@ -42,6 +44,7 @@ def test_the_built_in_model_finds_the_skull_of_an_unseen_phantom_head(tmp_path: 
     assert mae(ct, prediction.sct.array, head) <= 125
 
 
+@pytest.mark.slow
 def test_predict_without_a_checkpoint_uses_the_built_in_model(tmp_path: Path) -> None:
     """On the top of a 4-mm head (the vault): a few windows instead of the whole head's 27."""
     subject = simulate_subject(UNSEEN_SEED, [1.5], ["flair"], 4.0, "unseen")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -12,6 +13,7 @@ from cranial_sct.training.checkpoint import load_for_inference
 from cranial_sct.training.distributed import parameter_checksum
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_train_identical_replicas(toy_cohort: Path, tmp_path: Path) -> None:
     config = {
         "data": {"root": str(toy_cohort)}, "run_dir": str(tmp_path / "run"),

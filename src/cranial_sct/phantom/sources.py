@@ -15,8 +15,9 @@ head: a random similarity (rotation up to ``ROTATION_DEG`` about each axis, an o
 smooth displacement (``DEFORM_MM`` over ``DEFORM_SCALE_MM``), the cranial cavity centred where the procedural one
 is, the skull's outer surface moved in or out by a smooth field of sd ``THICKNESS_MM``, and the marrow varied: a
 label map's skull re-split into cortical tables ``TABLE_MM`` thick around a diploe (its own split came from MR), a
-CT's cortical/cancellous threshold drawn within ``CORTICAL_HU``. Labels are drawn on the phantom's 2x finer grid and
-averaged into :class:`TissueFractions`, which the same CT model and MR physics render as a procedural head's.
+CT's cortical/cancellous threshold drawn within ``CORTICAL_HU`` (a CT coarser than ``COARSE_CT_MM`` re-split by
+depth as a label map's: at 4-5 mm most of a thin skull's voxels fall under any cortical threshold). Labels are drawn
+on the phantom's 2x finer grid and averaged into :class:`TissueFractions`, which the same CT model and MR physics render as a procedural head's.
 Mixing sources puts whole heads side by side in a cohort; joining parts of heads (a real skull base under a
 procedural vault) is not built.
 """
@@ -35,7 +36,7 @@ from scipy.spatial.transform import Rotation
 from cranial_sct.errors import InputError
 from cranial_sct.phantom.anatomy import ShapeParameters, design_head
 from cranial_sct.phantom.grids import SUPERSAMPLE, Grid, Resampler, design_grid, fine_axis
-from cranial_sct.phantom.label_maps import LABEL_MAP_KINDS, SourceHead, airways, ct_tissues, read_ct, read_label_map
+from cranial_sct.phantom.label_maps import LABEL_MAP_KINDS, SourceHead, airways, ct_tissues, read_ct, read_label_map, spacing_of
 from cranial_sct.phantom.random_fields import smooth_field
 from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
 from cranial_sct.phantom.voxelise import TissueFractions, block_counts, voxelise
@@ -48,6 +49,7 @@ DEFORM_MM, DEFORM_SCALE_MM = 2.0, 50.0
 THICKNESS_MM = 1.0
 TABLE_MM = (1.0, 2.2)
 CORTICAL_HU = (650.0, 950.0)
+COARSE_CT_MM = 3.0  # a CT with voxels coarser than this reads its thin bone's edges as cancellous: split by depth instead
 CAVITY_CENTRE_MM = (0.0, -16.0, 8.0)  # the procedural heads' cranial cavity centroid (mean of 3, docs/notes/anatomy-sources.md)
 BRAIN_TISSUES = (Tissue.CSF, Tissue.GM, Tissue.WM, Tissue.DEEP_GM)
 EXTRACRANIAL_SOFT = (Tissue.MUSCLE, Tissue.FAT)  # what a thicker skull grows into, and a thinner one leaves
@@ -133,7 +135,7 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
     fine[airways(fine != Tissue.BACKGROUND, (grid.spacing / SUPERSAMPLE,) * 3, cut_axes=(2,))] = Tissue.SINUS  # the neck is cut
     record.update(transform)
     record["thickness_mm_sd"] = vary_thickness(fine, rng, grid)
-    if head.kind != "ct":
+    if head.kind != "ct" or max(spacing_of(head.affine)) > COARSE_CT_MM:
         record["table_mm"] = resplit_marrow(fine, rng, grid)
     return TissueFractions(block_counts(fine, SUPERSAMPLE), grid), None, record
 
