@@ -33,10 +33,9 @@ builtin: $(STAMP)
 	$(BIN)/cranial-sct export --checkpoint runs/builtin-refine/checkpoints/last.pt --out src/cranial_sct/weights/builtin.pt \
 		--recipe "make builtin (configs/builtin.yaml, then configs/builtin_refine.yaml)"
 
-# One test process per core (pytest-xdist), a test file per process so module fixtures are built once, the files
-# with a slow test first (tests/conftest.py) so that no core waits for a long file at the end.
+# One test process per core (pytest-xdist), a test file per process so module fixtures are built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The documentation site (MkDocs Material + mkdocstrings) into site/; a broken link or missing page fails it.
 DOCS_STAMP := $(VENV)/.docs-installed

@@ -6,7 +6,9 @@ CC BY-NC 3.0) gives each patient ``pt_N/ct.csv``: the non-zero voxels of HU + 10
 right to left, axis 2 superior to inferior (read off the images: face at low axis 0, neck at high axis 2); the
 affine written here is RAS with the head's top at the top. Only the top ``KEEP_MM`` of the body are kept
 (skull, face, mandible and upper spine): below that the shoulders and thorax would pull the cranial cavity's
-centroid, by which the simulator places a head, off the head.
+centroid, by which the simulator places a head, off the head. Most of these scans stop in the vault, cut flat;
+``--skull-base-only`` makes each head air above its cranial cavity's widest slice, so that it teaches the skull base,
+face and neck and leaves the vault to other heads.
 
     python benchmarks/openkbp_heads.py --source open-kbp/provided-data/train-pats --out runs/openkbp-train
 
@@ -30,6 +32,7 @@ HU_OFFSET = 1024.0
 KEEP_MM = 200.0
 BODY_HU = -300.0
 BONE_HU = 300.0
+AIR_HU = -1000.0
 CORTICAL_HU = 800.0  # any threshold within sources.CORTICAL_HU: the cavity does not depend on it
 
 
@@ -56,6 +59,9 @@ def main() -> None:
     parser.add_argument("--source", type=Path, required=True, help="a folder of pt_N/ folders (OpenKBP provided-data/*-pats)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=0, help="the first N patients (by number); 0: all")
+    parser.add_argument("--skull-base-only", action="store_true",
+                        help="make each head air above its cranial cavity's widest axial slice: the vault, cut flat "
+                             "where most of these scans stop, leaves, and the skull base, face and neck stay")
     parser.add_argument("--min-cavity-ml", type=float, default=0.0,
                         help="keep a patient only if the simulator finds this much cranial cavity (most scans stop "
                              "below the vault, and a cavity it misses renders as muscle)")
@@ -66,10 +72,13 @@ def main() -> None:
     for folder in folders:
         hu, affine = read_patient(folder)
         voxel_ml = abs(np.linalg.det(affine[:3, :3])) / 1000
-        cavity_ml = np.isin(ct_tissues(hu, affine, CORTICAL_HU).labels, BRAIN_TISSUES).sum() * voxel_ml
+        cavity = np.isin(ct_tissues(hu, affine, CORTICAL_HU).labels, BRAIN_TISSUES)
+        cavity_ml = cavity.sum() * voxel_ml
         if cavity_ml < args.min_cavity_ml:
             print(f"{folder.name}: left out, cranial cavity {cavity_ml:.0f} mL")
             continue
+        if args.skull_base_only:
+            hu[:, :, :int(np.argmax(cavity.sum(axis=(0, 1))))] = AIR_HU  # axis 2 runs downwards
         with atomic_path(args.out / f"openkbp_{folder.name}.nii.gz") as tmp:
             nib.save(nib.Nifti1Image(hu.astype(np.int16), affine), tmp)
         height = np.ptp(np.flatnonzero((hu > BODY_HU).any(axis=(0, 1)))) * abs(affine[2, 2])

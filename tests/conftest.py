@@ -1,9 +1,9 @@
 """Shared test helpers: run the real CLI in a subprocess, as a user would; share expensive artefacts;
 Hypothesis profiles.
 
-The suite runs on both cores with pytest-xdist (``make test``), one process per core, files with a ``slow`` test
-first, so every process, the CLI subprocesses included, uses one thread: two multi-threaded torch processes on two
-cores spend their time waiting for each other (a built-in-model prediction took 46 s with two threads beside one
+The suite runs on both cores with pytest-xdist (``make test``), one process per core, so every process,
+the CLI subprocesses included, uses one thread: two multi-threaded torch processes on two cores spend
+their time waiting for each other (a built-in-model prediction took 46 s with two threads beside one
 busy process, 7 s with one).
 
 The fuzz tests (marker ``fuzz``) run in every suite run under the ``ci`` profile: a fixed number of
@@ -42,14 +42,6 @@ settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True
 settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")), deadline=None,
                           suppress_health_check=SLOW_IS_FINE)
 settings.load_profile("ci")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding a ``slow`` test run first, the rest after, each group in its own order: xdist sends whole
-    files (``--dist loadfile --no-loadscope-reorder``), and a long file sent last keeps one core busy while the
-    other waits (longest first is the classic cure for that)."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
