@@ -12,7 +12,8 @@ face and neck and leaves the vault to other heads.
 
     python benchmarks/openkbp_heads.py --source open-kbp/provided-data/train-pats --out runs/openkbp-train
 
-Prints, per patient, the body's height kept and the bone volume (> 300 HU), so a user sees what came in.
+Prints, per patient, the body's height kept, the bone volume (> 300 HU) and the cranial cavity the simulator finds
+(before ``--skull-base-only``), so a user sees what came in.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from cranial_sct.io.atomic import atomic_path
 from cranial_sct.phantom.label_maps import ct_tissues
-from cranial_sct.phantom.sources import BRAIN_TISSUES
+from cranial_sct.phantom.sources import BRAIN_TISSUES, CORTICAL_HU
 
 GRID = (128, 128, 128)
 HU_OFFSET = 1024.0
@@ -33,7 +34,6 @@ KEEP_MM = 200.0
 BODY_HU = -300.0
 BONE_HU = 300.0
 AIR_HU = -1000.0
-CORTICAL_HU = 800.0  # any threshold within sources.CORTICAL_HU: the cavity does not depend on it
 
 
 def read_patient(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +72,7 @@ def main() -> None:
     for folder in folders:
         hu, affine = read_patient(folder)
         voxel_ml = abs(np.linalg.det(affine[:3, :3])) / 1000
-        cavity = np.isin(ct_tissues(hu, affine, CORTICAL_HU).labels, BRAIN_TISSUES)
+        cavity = np.isin(ct_tissues(hu, affine, np.mean(CORTICAL_HU)).labels, BRAIN_TISSUES)  # the split does not move it
         cavity_ml = cavity.sum() * voxel_ml
         if cavity_ml < args.min_cavity_ml:
             print(f"{folder.name}: left out, cranial cavity {cavity_ml:.0f} mL")

@@ -17,9 +17,9 @@ is, the skull's outer surface moved in or out by a smooth field of sd ``THICKNES
 label map's skull re-split into cortical tables ``TABLE_MM`` thick around a diploe (its own split came from MR), a
 CT's cortical/cancellous threshold drawn within ``CORTICAL_HU`` (a CT coarser than ``COARSE_CT_MM`` re-split by
 depth as a label map's: at 4-5 mm most of a thin skull's voxels fall under any cortical threshold). Labels are drawn
-on the phantom's 2x finer grid and averaged into :class:`TissueFractions`, which the same CT model and MR physics render as a procedural head's.
-Mixing sources puts whole heads side by side in a cohort; joining parts of heads (a real skull base under a
-procedural vault) is not built.
+on the phantom's 2x finer grid and averaged into :class:`TissueFractions`, which the same CT model and MR physics
+render as a procedural head's. Mixing sources puts whole heads side by side in a cohort; joining parts of heads (a
+real skull base under a procedural vault) is not built.
 """
 
 from __future__ import annotations
@@ -72,12 +72,10 @@ class AnatomySource:
 
     def head_name(self, index: int) -> str:
         """What subject ``index`` is drawn from, as the manifest records it."""
-        if self.kind == MIX:
-            return self.parts[index % len(self.parts)].head_name(index // len(self.parts))
-        if self.kind == PROCEDURAL:
+        source, index = self.part(index)
+        if source.kind == PROCEDURAL:
             return PROCEDURAL
-        path = self.paths[index % len(self.paths)]
-        return f"{self.kind}:{path.name}"
+        return f"{source.kind}:{source.paths[index % len(source.paths)].name}"
 
 
 def _files(option: str, path: Path, suffixes: tuple[str, ...]) -> tuple[Path, ...]:
