@@ -10,12 +10,13 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 # uv installs what pip would (the same versions), in 40 s instead of pip's 50-106 s on 2 cores
-# (docs/notes/test-time.md). It compiles their bytecode, as pip does: without it, where PYTHONDONTWRITEBYTECODE is set,
-# every process compiled torch and monai again (13 s an import; the train CLI test took 49 s instead of 16). torch is pinned in constraints.txt and installed in the same call as everything
-# that depends on it; uv is shown the folders pip's own configuration finds wheels in (find-links), so it takes
-# the machine's local CPU build of PyTorch where there is one instead of a multi-GB CUDA one.
+# (docs/notes/test-time.md). It compiles their bytecode, as pip does: where PYTHONDONTWRITEBYTECODE is set, every
+# process would otherwise compile torch and monai again (13 s an import; the train CLI test took 49 s instead of 16).
+# torch is pinned in constraints.txt and installed in the same call as everything that depends on it, and uv is
+# shown the wheel folders pip finds (PIP_FIND_LINKS, else pip's configured find-links), so it takes the machine's
+# local CPU build of PyTorch where there is one instead of a multi-GB CUDA one.
 UV := $(BIN)/uv
-FIND_LINKS := $(shell $(PY) -m pip config get global.find-links 2>/dev/null)
+FIND_LINKS := $(or $(PIP_FIND_LINKS),$(shell $(PY) -m pip config get global.find-links 2>/dev/null))
 UV_INSTALL := $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt $(addprefix --find-links ,$(FIND_LINKS))
 
 $(UV): $(BIN)/python
