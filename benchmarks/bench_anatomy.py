@@ -92,7 +92,7 @@ def markdown(results: dict[tuple[str, str, str, str], dict[str, float]], checkpo
 def plot(results: dict[tuple[str, str, str, str], dict[str, float]], checkpoints: list[str], path: Path) -> None:
     """Head MAE and base + face Dice against field strength (log axis): a line per source and contrast, a column of
     panels per checkpoint."""
-    figure, axes = plt.subplots(2, len(checkpoints), figsize=(6 * len(checkpoints), 8), squeeze=False)
+    figure, axes = plt.subplots(2, len(checkpoints), figsize=(6 * len(checkpoints), 8), squeeze=False, sharey="row")
     for column, checkpoint in enumerate(checkpoints):
         for source, contrast in sorted({(key[0], key[2]) for key in results}):
             keys = sorted((key for key in results if key[0] == source and key[2] == contrast and key[3] == checkpoint), key=lambda k: float(k[1]))
@@ -103,7 +103,7 @@ def plot(results: dict[tuple[str, str, str, str], dict[str, float]], checkpoints
             axes[row, column].set_xscale("log")
             axes[row, column].set_xlabel("field strength (T)")
             axes[row, column].set_ylabel(title)
-        axes[0, column].set_title(f"({column}) {Path(checkpoint).name}")
+        axes[0, column].set_title(f"({column}) {'/'.join(Path(checkpoint).parts[-3:])}")  # runs/NAME/checkpoints/last.pt: the run's name
     axes[0, -1].legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
