@@ -13,7 +13,10 @@ face and neck and leaves the vault to other heads.
     python benchmarks/openkbp_heads.py --source open-kbp/provided-data/train-pats --out runs/openkbp-train
 
 Prints, per patient, the body's height kept, the bone volume (> 300 HU) and the cranial cavity the simulator finds
-(before ``--skull-base-only``), so a user sees what came in.
+(before ``--skull-base-only``), so a user sees what came in; and how many axial slices from the cavity's top down
+to its lowest brain-sized slice (``BRAIN_SLICE_CM2``; the spinal canal's rings are smaller) hold that much of it: a
+slice whose skull ring is open (the skull base) holds none, and its brain renders as muscle
+(docs/notes/real-skull-bases.md).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ KEEP_MM = 200.0
 BODY_HU = -300.0
 BONE_HU = 300.0
 AIR_HU = -1000.0
+BRAIN_SLICE_CM2 = 10.0  # a slice of brain: the cavity of a slice through the spinal canal is 1-2 cm^2
 
 
 def read_patient(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +86,9 @@ def main() -> None:
         with atomic_path(args.out / f"openkbp_{folder.name}.nii.gz") as tmp:
             nib.save(nib.Nifti1Image(hu.astype(np.int16), affine), tmp)
         height = np.ptp(np.flatnonzero((hu > BODY_HU).any(axis=(0, 1)))) * abs(affine[2, 2])
-        print(f"{folder.name}: body {height:.0f} mm kept, bone {(hu > BONE_HU).sum() * voxel_ml:.0f} mL, cavity {cavity_ml:.0f} mL")
+        slices = np.flatnonzero(cavity.sum(axis=(0, 1)) * voxel_ml / (np.linalg.norm(affine[:3, 2]) / 10) >= BRAIN_SLICE_CM2)
+        print(f"{folder.name}: body {height:.0f} mm kept, bone {(hu > BONE_HU).sum() * voxel_ml:.0f} mL, cavity {cavity_ml:.0f} mL, "
+              f"over {BRAIN_SLICE_CM2:g} cm^2 in {len(slices)} of the {np.ptp(slices) + 1} slices from its top to its lowest such slice")
 
 
 if __name__ == "__main__":
