@@ -15,7 +15,7 @@ face and neck and leaves the vault to other heads.
 Prints, per patient, the body's height kept, the bone volume (> 300 HU) and the cranial cavity the simulator finds
 (before ``--skull-base-only``), so a user sees what came in; and how many axial slices from the cavity's top down
 to its lowest brain-sized slice (``BRAIN_SLICE_CM2``; the spinal canal's rings are smaller) hold that much of it: a
-slice whose skull ring is open (the skull base) holds none, and its brain renders as muscle
+slice whose ring the cavity finder cannot close holds none, and its brain renders as muscle
 (docs/notes/real-skull-bases.md).
 """
 
@@ -86,9 +86,11 @@ def main() -> None:
         with atomic_path(args.out / f"openkbp_{folder.name}.nii.gz") as tmp:
             nib.save(nib.Nifti1Image(hu.astype(np.int16), affine), tmp)
         height = np.ptp(np.flatnonzero((hu > BODY_HU).any(axis=(0, 1)))) * abs(affine[2, 2])
-        slices = np.flatnonzero(cavity.sum(axis=(0, 1)) * voxel_ml / (np.linalg.norm(affine[:3, 2]) / 10) >= BRAIN_SLICE_CM2)
+        pixel_cm2 = voxel_ml / (abs(affine[2, 2]) / 10)  # mL over the slice thickness in cm
+        slices = np.flatnonzero(cavity.sum(axis=(0, 1)) * pixel_cm2 >= BRAIN_SLICE_CM2)
+        span = f"in {len(slices)} of the {np.ptp(slices) + 1} slices from its top to its lowest such slice" if len(slices) else "in no slice"
         print(f"{folder.name}: body {height:.0f} mm kept, bone {(hu > BONE_HU).sum() * voxel_ml:.0f} mL, cavity {cavity_ml:.0f} mL, "
-              f"over {BRAIN_SLICE_CM2:g} cm^2 in {len(slices)} of the {np.ptp(slices) + 1} slices from its top to its lowest such slice")
+              f"over {BRAIN_SLICE_CM2:g} cm^2 {span}")
 
 
 if __name__ == "__main__":
