@@ -14,9 +14,8 @@ face and neck and leaves the vault to other heads.
 
 Prints, per patient, the body's height kept, the bone volume (> 300 HU) and the cranial cavity the simulator finds
 (before ``--skull-base-only``), so a user sees what came in; and how many axial slices from the cavity's top down
-to its lowest brain-sized slice (``BRAIN_SLICE_CM2``; the spinal canal's rings are smaller) hold that much of it: a
-slice whose ring the cavity finder cannot close holds none, and its brain renders as muscle
-(docs/notes/real-skull-bases.md).
+to its lowest brain-sized slice (``BRAIN_SLICE_CM2``; the spinal canal is smaller) hold that much of it: a slice
+with none there is a slice whose brain renders as muscle (docs/notes/real-skull-bases.md).
 """
 
 from __future__ import annotations

@@ -77,3 +77,18 @@ def test_ct_tissues_by_hu() -> None:
     assert (labels[SINUS] == Tissue.SINUS).all()
     brain = labels[radius < 47]
     assert 0.05 < (brain == Tissue.CSF).mean() < 0.3 and (brain == Tissue.GM).mean() > 0.3
+
+
+def test_the_cranial_cavity_holds_the_brain_behind_a_gap_and_leaves_the_neck_out() -> None:
+    """A slot through the skull one slice high and wider than twice ``RING_GAP_MM`` (no axial closing bridges it) and an
+    8-mm foramen joining the brain to a neck of muscle: the brain is brain in every slice, the neck and scalp are not."""
+    hu = ct_head()
+    radius = ball_radius()
+    x, y, z = np.mgrid[-40:40, -40:40, -40:40] * 2.0  # mm from the centre
+    hu[(z == 40.0) & (x > 0) & (np.abs(y) < 15) & (radius > 47) & (radius < 61)] = 40.0  # a slot 2 mm high, 28 wide
+    hu[(z < 0) & (np.hypot(x, y) < 4) & (radius > 47)] = 40.0  # the foramen, down to the grid's edge
+    hu[(z < -66) & (np.hypot(x, y) < 30)] = 50.0  # the neck
+    labels = ct_tissues(hu, AFFINE, cortical_hu=800.0).labels
+    brain = np.isin(labels, [Tissue.CSF, Tissue.WM, Tissue.GM])
+    assert brain[radius < 45].all()  # the slot's slice too
+    assert not brain[(z < -70)].any() and not brain[(radius > 62) & (radius < 65)].any()

@@ -14,8 +14,8 @@ are mapped, and why:
   fluid (259) -> vitreous. Any other brain code -> grey matter.
 - A real CT by HU: air below ``AIR_BELOW_HU`` (outside the head: background; inside: sinus), fat from ``FAT_HU``,
   bone above ``BONE_THRESHOLD_HU`` (cancellous up to the cortical threshold, which each draw picks, cortical
-  above), the rest soft tissue: inside the cranial cavity (the skull's axial rings filled) CSF, white or grey
-  matter by the tissue's own smoothed HU (its lowest ``CSF_SHARE`` and the next ``WM_SHARE``: CT tells brain from
+  above), the rest soft tissue: inside the cranial cavity (:func:`cranial_cavity`) CSF, white or grey
+  matter by the tissue's smoothed HU (its lowest ``CSF_SHARE`` and the next ``WM_SHARE``: CT tells brain from
   CSF only roughly, and its grey-white contrast of ~10 HU is near the noise), outside it muscle, with its
   outer ``SKIN_MM`` skin.
 In every map air enclosed by the head is sinus (the label of the phantom's air spaces), and so, once drawn, is the
@@ -40,6 +40,9 @@ RING_GAP_MM = 10.0  # gaps in a skull's axial ring that are closed before its in
 MIN_RING_RADIUS = 3  # voxels: OpenKBP's 4.7-mm CTs keep a 2-voxel closing's rings open (a third to half of the cavity lost)
 FAT_HU = (-200.0, -30.0)  # CT fat (DESIGN 4: -100..-50, widened for partial volume and noise)
 CSF_SHARE, WM_SHARE = 0.15, 0.40  # of the cranial cavity's soft tissue, by its smoothed HU, lowest first
+CAVITY_NECK_MM = 7.0  # the cranial cavity joins the face's and the neck's tissue through openings narrower than twice this
+SMOOTH_VOXELS = 1.0  # the cranial cavity is found in HU smoothed over a voxel: OpenKBP's 4-5 mm voxels scatter +-20 HU
+BRAIN_MAX_HU = 120.0  # brain, CSF and blood read below this (DESIGN 4), partial volume with bone above it
 CLOSING_MM, AIR_DEPTH_MM = 10.0, 6.0  # how air spaces open to the outside (nostrils, mouth) are told from the outside air
 
 BRAINWEB = {0: Tissue.BACKGROUND, 1: Tissue.CSF, 2: Tissue.GM, 3: Tissue.WM, 4: Tissue.FAT, 5: Tissue.MUSCLE,
@@ -106,9 +109,10 @@ def read_label_map(path: Path) -> SourceHead:
 
 
 def inside_axial_rings(bone: np.ndarray, affine: np.ndarray, gap_mm: float = RING_GAP_MM) -> np.ndarray:
-    """The inside of a skull: its axial rings, gaps up to ``gap_mm`` closed, filled (slices where a ring stays
-    open, at the skull base, add nothing), less the bone itself. Known limit: a closing cannot bridge a gap in a
-    one-voxel wall, so at 4-5 mm (OpenKBP) many rings stay open, vault slices too (docs/notes/real-skull-bases.md)."""
+    """The inside of a skull from its bone alone (a reference skull mask; a CT's is :func:`cranial_cavity`): its axial
+    rings, gaps up to ``gap_mm`` closed, filled (slices where a ring stays open, at the skull base, add nothing),
+    less the bone itself. Known limit: a closing cannot bridge a gap in a one-voxel wall, so at 4-5 mm (OpenKBP)
+    many rings stay open, vault slices too (docs/notes/real-skull-bases.md)."""
     axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
     spacing = spacing_of(affine)
     radius = max(round(gap_mm / min(s for k, s in enumerate(spacing) if k != axis)), MIN_RING_RADIUS)
@@ -122,6 +126,31 @@ def inside_axial_rings(bone: np.ndarray, affine: np.ndarray, gap_mm: float = RIN
     return np.moveaxis(np.stack([filled(ring) for ring in rings]), 0, axis) & ~bone
 
 
+def cranial_cavity(smooth: np.ndarray, head: np.ndarray, bone: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """The cranial cavity of a CT (``smooth``: its HU smoothed): its brain-density tissue (``FAT_HU`` to
+    ``BRAIN_MAX_HU``, bone left out) eroded by ``CAVITY_NECK_MM``, which cuts it from the face's and the neck's
+    muscle where they meet it through foramina and gaps in thin bone; the piece that holds most of the closed axial
+    rings' inside in the head's upper half (the vault, where the rings close; the face's and spine's rings lie
+    lower) grown back by as much (so: the union of the balls of that radius that fit in the tissue and join the
+    vault's, which cannot pass a narrower opening or a bone wall), plus the one-voxel rim where brain and bone share
+    voxels. Why not the rings alone: at 4-5 mm (OpenKBP) a ring of one-voxel wall keeps gaps that no closing
+    bridges, and at the skull base the rings are open or close around the face, so their inside misses half the
+    brain and takes in the pharynx (docs/notes/real-skull-bases.md)."""
+    spacing = spacing_of(affine)
+    tissue = head & ~bone & (smooth >= FAT_HU[1]) & (smooth <= BRAIN_MAX_HU)
+    pieces, _ = ndimage.label(ndimage.distance_transform_edt(tissue, sampling=spacing) > CAVITY_NECK_MM)
+    axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
+    height = np.arange(smooth.shape[axis]) * np.sign(affine[2, axis])  # in slices, growing upwards
+    body = height[head.any(axis=tuple(k for k in range(3) if k != axis))]
+    upper = (height >= (body.min() + body.max()) / 2).reshape([-1 if k == axis else 1 for k in range(3)])
+    votes = np.bincount(pieces[inside_axial_rings(bone, affine) & upper], minlength=pieces.max() + 1)
+    votes[0] = 0
+    if votes.max() == 0:
+        return np.zeros_like(head)
+    cavity = tissue & (ndimage.distance_transform_edt(pieces != np.argmax(votes), sampling=spacing) <= CAVITY_NECK_MM)
+    return cavity | (ndimage.binary_dilation(cavity) & head & ~bone & (smooth >= FAT_HU[1]))
+
+
 def ct_tissues(hu: np.ndarray, affine: np.ndarray, cortical_hu: float, name: str = "ct") -> SourceHead:
     """A CT in HU as a source head (module docstring); bone above ``cortical_hu`` is cortical, below it cancellous."""
     spacing = spacing_of(affine)
@@ -131,15 +160,14 @@ def ct_tissues(hu: np.ndarray, affine: np.ndarray, cortical_hu: float, name: str
         raise InputError(f"{name}: no head in the CT (nothing above {AIR_BELOW_HU:g} HU); is it in HU?")
     head = labelled == np.argmax(np.bincount(labelled.ravel())[1:]) + 1
     bone = head & (hu > BONE_THRESHOLD_HU)
-    cavity = inside_axial_rings(bone, affine) & head & (hu > AIR_BELOW_HU)
+    smooth = ndimage.gaussian_filter(np.clip(hu, -200, 400).astype(np.float32), SMOOTH_VOXELS)
+    cavity = cranial_cavity(smooth, head, bone, affine)
     labels = np.full(hu.shape, Tissue.MUSCLE, np.uint8)
     labels[head & (ndimage.distance_transform_edt(head, sampling=spacing) <= SKIN_MM)] = Tissue.SKIN
     labels[(hu >= FAT_HU[0]) & (hu < FAT_HU[1])] = Tissue.FAT
-    brain = cavity & (hu >= FAT_HU[1]) & ~bone
-    if brain.any():
-        smooth = ndimage.gaussian_filter(np.clip(hu, -100, 200).astype(np.float32), 1.0 / min(spacing))[brain]
-        csf, wm = np.quantile(smooth, [CSF_SHARE, CSF_SHARE + WM_SHARE])
-        labels[brain] = np.where(smooth <= csf, Tissue.CSF, np.where(smooth <= wm, Tissue.WM, Tissue.GM))
+    if cavity.any():
+        csf, wm = np.quantile(smooth[cavity], [CSF_SHARE, CSF_SHARE + WM_SHARE])
+        labels[cavity] = np.where(smooth[cavity] <= csf, Tissue.CSF, np.where(smooth[cavity] <= wm, Tissue.WM, Tissue.GM))
     labels[bone] = np.where(hu[bone] > cortical_hu, Tissue.BONE, Tissue.DIPLOE)
     labels[hu < AIR_BELOW_HU] = Tissue.SINUS
     labels[~head] = Tissue.BACKGROUND
