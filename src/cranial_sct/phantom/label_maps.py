@@ -15,8 +15,8 @@ are mapped, and why:
 - A real CT by HU: air below ``AIR_BELOW_HU`` (outside the head: background; inside: sinus), fat from ``FAT_HU``,
   bone above ``BONE_THRESHOLD_HU`` (cancellous up to the cortical threshold, which each draw picks, cortical
   above), the rest soft tissue: inside the cranial cavity (:func:`cranial_cavity`) CSF, white or grey
-  matter by the tissue's smoothed HU (its lowest ``CSF_SHARE`` and the next ``WM_SHARE``: CT tells brain from
-  CSF only roughly, and its grey-white contrast of ~10 HU is near the noise), outside it muscle, with its
+  matter by the tissue's local contrast (:func:`local_contrast`; its lowest ``CSF_SHARE`` and the next ``WM_SHARE``:
+  CT tells brain from CSF only roughly, and its grey-white contrast of ~10 HU is near the noise), outside it muscle, with its
   outer ``SKIN_MM`` skin.
 In every map air enclosed by the head is sinus (the label of the phantom's air spaces), and so, once drawn, is the
 air of the airways that open to the outside or to a field of view's cut (:func:`airways`).
@@ -39,9 +39,11 @@ from cranial_sct.phantom.tissues import Tissue
 RING_GAP_MM = 10.0  # gaps in a skull's axial ring that are closed before its inside is filled
 MIN_RING_RADIUS = 3  # voxels: OpenKBP's 4.7-mm CTs keep a 2-voxel closing's rings open (a third to half of the cavity lost)
 FAT_HU = (-200.0, -30.0)  # CT fat (DESIGN 4: -100..-50, widened for partial volume and noise)
-CSF_SHARE, WM_SHARE = 0.15, 0.40  # of the cranial cavity's soft tissue, by its smoothed HU, lowest first
-CAVITY_NECK_MM = 7.0  # the cranial cavity joins the face's and the neck's tissue through openings narrower than twice this
-SMOOTH_VOXELS = 1.0  # the cranial cavity is found in HU smoothed over a voxel: OpenKBP's 4-5 mm voxels scatter +-20 HU
+CSF_SHARE, WM_SHARE = 0.15, 0.40  # of the cranial cavity's soft tissue, by its local contrast, lowest first
+CAVITY_NECK_MM = (7.0, 10.0, 14.0)  # ball radii tried in turn (cranial_cavity): openings narrower than twice one are cut
+MAX_CAVITY_ML = 2000.0  # until the cranial cavity holds less than this (adults' intracranial volume: about 1100-1900 mL)
+SMOOTH_VOXELS, TREND_MM = 1.0, 15.0  # the brain is split into CSF, WM and GM by its local contrast (local_contrast)
+SPECK_ML = 0.5  # smaller pieces of non-brain HU inside the brain are noise or calcification
 BRAIN_MAX_HU = 120.0  # brain, CSF and blood read below this (DESIGN 4), partial volume with bone above it
 CLOSING_MM, AIR_DEPTH_MM = 10.0, 6.0  # how air spaces open to the outside (nostrils, mouth) are told from the outside air
 
@@ -126,29 +128,51 @@ def inside_axial_rings(bone: np.ndarray, affine: np.ndarray, gap_mm: float = RIN
     return np.moveaxis(np.stack([filled(ring) for ring in rings]), 0, axis) & ~bone
 
 
-def cranial_cavity(smooth: np.ndarray, head: np.ndarray, bone: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """The cranial cavity of a CT (``smooth``: its HU smoothed): its brain-density tissue (``FAT_HU`` to
-    ``BRAIN_MAX_HU``, bone left out) eroded by ``CAVITY_NECK_MM``, which cuts it from the face's and the neck's
-    muscle where they meet it through foramina and gaps in thin bone; the piece that holds most of the closed axial
-    rings' inside in the head's upper half (the vault, where the rings close; the face's and spine's rings lie
-    lower) grown back by as much (so: the union of the balls of that radius that fit in the tissue and join the
-    vault's, which cannot pass a narrower opening or a bone wall), plus the one-voxel rim where brain and bone share
-    voxels. Why not the rings alone: at 4-5 mm (OpenKBP) a ring of one-voxel wall keeps gaps that no closing
-    bridges, and at the skull base the rings are open or close around the face, so their inside misses half the
-    brain and takes in the pharynx (docs/notes/real-skull-bases.md)."""
+def cranial_cavity(hu: np.ndarray, head: np.ndarray, bone: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """The cranial cavity of a CT: its brain-density tissue (``FAT_HU`` to ``BRAIN_MAX_HU``, bone left out, specks
+    under ``SPECK_ML`` of other HU taken in: OpenKBP's 4-5 mm voxels scatter +-20 HU) opened by a ball of the first
+    of ``CAVITY_NECK_MM`` that keeps it under ``MAX_CAVITY_ML`` (the union of the balls that fit in that tissue,
+    which cannot pass a narrower opening or a bone wall, so the face's and the neck's muscle stay out where they
+    meet the brain through foramina and gaps in thin bone), only the piece that holds most of the closed axial
+    rings' inside in the head's upper half (the vault; the face's and spine's rings lie lower), plus the one-voxel
+    rim where brain and bone share voxels. Why not the rings alone: at 4-5 mm (OpenKBP) a ring of one-voxel wall
+    keeps gaps that no closing bridges, and at the skull base the rings are open or close around the face, so their
+    inside misses half the brain and takes in the pharynx (docs/notes/real-skull-bases.md)."""
     spacing = spacing_of(affine)
-    tissue = head & ~bone & (smooth >= FAT_HU[1]) & (smooth <= BRAIN_MAX_HU)
-    pieces, _ = ndimage.label(ndimage.distance_transform_edt(tissue, sampling=spacing) > CAVITY_NECK_MM)
+    tissue = head & ~bone & (hu >= FAT_HU[1]) & (hu <= BRAIN_MAX_HU)
+    specks, _ = ndimage.label(head & ~bone & ~tissue)
+    tissue |= (specks > 0) & (np.bincount(specks.ravel()) * np.prod(spacing) / 1000 < SPECK_ML)[specks]
     axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
-    height = np.arange(smooth.shape[axis]) * np.sign(affine[2, axis])  # in slices, growing upwards
+    height = np.arange(hu.shape[axis]) * np.sign(affine[2, axis])  # in slices, growing upwards
     body = height[head.any(axis=tuple(k for k in range(3) if k != axis))]
     upper = (height >= (body.min() + body.max()) / 2).reshape([-1 if k == axis else 1 for k in range(3)])
-    votes = np.bincount(pieces[inside_axial_rings(bone, affine) & upper], minlength=pieces.max() + 1)
-    votes[0] = 0
-    if votes.max() == 0:
-        return np.zeros_like(head)
-    cavity = tissue & (ndimage.distance_transform_edt(pieces != np.argmax(votes), sampling=spacing) <= CAVITY_NECK_MM)
-    return cavity | (ndimage.binary_dilation(cavity) & head & ~bone & (smooth >= FAT_HU[1]))
+    vault = inside_axial_rings(bone, affine) & upper
+    depth = ndimage.distance_transform_edt(tissue, sampling=spacing)
+    cavity = np.zeros_like(head)
+    for radius in CAVITY_NECK_MM:
+        pieces, _ = ndimage.label(depth > radius)
+        votes = np.bincount(pieces[vault], minlength=pieces.max() + 1)
+        votes[0] = 0
+        if votes.max() == 0:
+            break
+        cavity = tissue & (ndimage.distance_transform_edt(pieces != np.argmax(votes), sampling=spacing) <= radius)
+        cavity |= ndimage.binary_dilation(cavity) & head & ~bone & (hu >= FAT_HU[1])
+        if cavity.sum() * np.prod(spacing) / 1000 <= MAX_CAVITY_ML:
+            break
+    return cavity
+
+
+def local_contrast(hu: np.ndarray, cavity: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    """The cavity's HU smoothed over a voxel (the noise is per voxel) less its mean over ``TREND_MM``, both taken
+    over the cavity alone: CSF reads low against the brain around it, where a CT's cupping and beam hardening make
+    a whole brain's centre read 10-20 HU below its rim (OpenKBP)."""
+    inside = cavity.astype(np.float32)
+    values = np.where(cavity, np.clip(hu, -100, 200), 0).astype(np.float32)
+
+    def mean(sigma: float | list[float]) -> np.ndarray:
+        return ndimage.gaussian_filter(values, sigma)[cavity] / np.maximum(ndimage.gaussian_filter(inside, sigma)[cavity], 1e-3)
+
+    return mean(SMOOTH_VOXELS) - mean([TREND_MM / s for s in spacing])
 
 
 def ct_tissues(hu: np.ndarray, affine: np.ndarray, cortical_hu: float, name: str = "ct") -> SourceHead:
@@ -160,14 +184,14 @@ def ct_tissues(hu: np.ndarray, affine: np.ndarray, cortical_hu: float, name: str
         raise InputError(f"{name}: no head in the CT (nothing above {AIR_BELOW_HU:g} HU); is it in HU?")
     head = labelled == np.argmax(np.bincount(labelled.ravel())[1:]) + 1
     bone = head & (hu > BONE_THRESHOLD_HU)
-    smooth = ndimage.gaussian_filter(np.clip(hu, -200, 400).astype(np.float32), SMOOTH_VOXELS)
-    cavity = cranial_cavity(smooth, head, bone, affine)
+    cavity = cranial_cavity(hu, head, bone, affine)
     labels = np.full(hu.shape, Tissue.MUSCLE, np.uint8)
     labels[head & (ndimage.distance_transform_edt(head, sampling=spacing) <= SKIN_MM)] = Tissue.SKIN
     labels[(hu >= FAT_HU[0]) & (hu < FAT_HU[1])] = Tissue.FAT
     if cavity.any():
-        csf, wm = np.quantile(smooth[cavity], [CSF_SHARE, CSF_SHARE + WM_SHARE])
-        labels[cavity] = np.where(smooth[cavity] <= csf, Tissue.CSF, np.where(smooth[cavity] <= wm, Tissue.WM, Tissue.GM))
+        local = local_contrast(hu, cavity, spacing)
+        csf, wm = np.quantile(local, [CSF_SHARE, CSF_SHARE + WM_SHARE])
+        labels[cavity] = np.where(local <= csf, Tissue.CSF, np.where(local <= wm, Tissue.WM, Tissue.GM))
     labels[bone] = np.where(hu[bone] > cortical_hu, Tissue.BONE, Tissue.DIPLOE)
     labels[hu < AIR_BELOW_HU] = Tissue.SINUS
     labels[~head] = Tissue.BACKGROUND
