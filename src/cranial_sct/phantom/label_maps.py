@@ -14,10 +14,10 @@ are mapped, and why:
   fluid (259) -> vitreous. Any other brain code -> grey matter.
 - A real CT by HU: air below ``AIR_BELOW_HU`` (outside the head: background; inside: sinus), fat from ``FAT_HU``,
   bone above ``BONE_THRESHOLD_HU`` (cancellous up to the cortical threshold, which each draw picks, cortical
-  above), the rest soft tissue: inside the cranial cavity (:func:`cranial_cavity`) CSF, white or grey
-  matter by the tissue's local contrast (:func:`local_contrast`; its lowest ``CSF_SHARE`` and the next ``WM_SHARE``:
-  CT tells brain from CSF only roughly, and its grey-white contrast of ~10 HU is near the noise), outside it muscle, with its
-  outer ``SKIN_MM`` skin.
+  above), the rest soft tissue: inside the cranial cavity (:func:`cranial_cavity`) CSF, white or grey matter by
+  the tissue's local contrast (:func:`local_contrast`; its lowest ``CSF_SHARE`` and the next ``WM_SHARE``: CT tells
+  brain from CSF only roughly, and its grey-white contrast of ~10 HU is near the noise), outside it muscle, with
+  its outer ``SKIN_MM`` skin.
 In every map air enclosed by the head is sinus (the label of the phantom's air spaces), and so, once drawn, is the
 air of the airways that open to the outside or to a field of view's cut (:func:`airways`).
 """
@@ -110,12 +110,17 @@ def read_label_map(path: Path) -> SourceHead:
     return SourceHead(f"{kind}/{name}", enclosed_air_is_sinus(lookup[np.clip(codes, 0, None)]), image.affine, kind)
 
 
+def vertical_axis(affine: np.ndarray) -> int:
+    """The voxel axis that runs head to foot (the one ``aff2axcodes`` names S or I)."""
+    return [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
+
+
 def inside_axial_rings(bone: np.ndarray, affine: np.ndarray, gap_mm: float = RING_GAP_MM) -> np.ndarray:
     """The inside of a skull from its bone alone (a reference skull mask; a CT's is :func:`cranial_cavity`): its axial
     rings, gaps up to ``gap_mm`` closed, filled (slices where a ring stays open, at the skull base, add nothing),
     less the bone itself. Known limit: a closing cannot bridge a gap in a one-voxel wall, so at 4-5 mm (OpenKBP)
     many rings stay open, vault slices too (docs/notes/real-skull-bases.md)."""
-    axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
+    axis = vertical_axis(affine)
     spacing = spacing_of(affine)
     radius = max(round(gap_mm / min(s for k, s in enumerate(spacing) if k != axis)), MIN_RING_RADIUS)
     disk = np.hypot(*np.ogrid[-radius:radius + 1, -radius:radius + 1]) <= radius
@@ -139,10 +144,11 @@ def cranial_cavity(hu: np.ndarray, head: np.ndarray, bone: np.ndarray, affine: n
     keeps gaps that no closing bridges, and at the skull base the rings are open or close around the face, so their
     inside misses half the brain and takes in the pharynx (docs/notes/real-skull-bases.md)."""
     spacing = spacing_of(affine)
+    voxel_ml = float(np.prod(spacing)) / 1000
     tissue = head & ~bone & (hu >= FAT_HU[1]) & (hu <= BRAIN_MAX_HU)
     specks, _ = ndimage.label(head & ~bone & ~tissue)
-    tissue |= (specks > 0) & (np.bincount(specks.ravel()) * np.prod(spacing) / 1000 < SPECK_ML)[specks]
-    axis = [code in "SI" for code in nib.aff2axcodes(affine)].index(True)
+    tissue |= (specks > 0) & (np.bincount(specks.ravel()) * voxel_ml < SPECK_ML)[specks]
+    axis = vertical_axis(affine)
     height = np.arange(hu.shape[axis]) * np.sign(affine[2, axis])  # in slices, growing upwards
     body = height[head.any(axis=tuple(k for k in range(3) if k != axis))]
     upper = (height >= (body.min() + body.max()) / 2).reshape([-1 if k == axis else 1 for k in range(3)])
@@ -157,7 +163,7 @@ def cranial_cavity(hu: np.ndarray, head: np.ndarray, bone: np.ndarray, affine: n
             break
         cavity = tissue & (ndimage.distance_transform_edt(pieces != np.argmax(votes), sampling=spacing) <= radius)
         cavity |= ndimage.binary_dilation(cavity) & head & ~bone & (hu >= FAT_HU[1])
-        if cavity.sum() * np.prod(spacing) / 1000 <= MAX_CAVITY_ML:
+        if cavity.sum() * voxel_ml <= MAX_CAVITY_ML:
             break
     return cavity
 
