@@ -132,6 +132,27 @@ def test_export_keeps_what_prediction_needs_and_the_training_version(trained: Pa
     assert exported.stat().st_size < trained.stat().st_size / 2
 
 
+def test_export_blends_a_fine_tuned_model_with_the_one_it_started_from(cli, trained: Path, tmp_path: Path) -> None:
+    """WiSE-FT: a quarter of the fine-tuned weights and three quarters of the start's, the rest of the file the
+    fine-tuned model's; a start of another architecture is refused in one line."""
+    state = read_checkpoint(trained)
+    start = save_checkpoint(tmp_path / "start.pt", {**state, "model": {k: v - 1.0 if v.is_floating_point() else v
+                                                                       for k, v in state["model"].items()}})
+    result = cli("export", "--checkpoint", trained, "--blend-with", start, "--blend", "0.25", "--out", tmp_path / "wise.pt")
+    assert result.returncode == 0, result.stderr
+    blended = read_checkpoint(tmp_path / "wise.pt")
+    floating = [name for name, weight in state["model"].items() if weight.is_floating_point()]
+    assert floating and all(torch.allclose(blended["model"][n], state["model"][n] - 0.75) for n in floating)
+    assert blended["plan"] == state["plan"] and blended["step"] == state["step"]
+
+    wider = dict(state["config"], model={**state["config"]["model"], "features": [4, 8, 16]})
+    save_checkpoint(tmp_path / "wider.pt", {**state, "config": wider})
+    result = cli("export", "--checkpoint", trained, "--blend-with", tmp_path / "wider.pt", "--out", tmp_path / "bad.pt")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "wider.pt: checkpoint is for another architecture (model.features" in result.stderr
+    assert not (tmp_path / "bad.pt").exists()
+
+
 def test_export_to_a_folder_or_a_full_disk_is_one_line(cli, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = cli("export", "--checkpoint", trained, "--out", tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is a folder; give a file name" in result.stderr

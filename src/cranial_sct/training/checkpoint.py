@@ -148,14 +148,31 @@ def _check_fields(state: Mapping[str, Any], path: Path) -> None:
         raise InputError(f"{path}: damaged cranial-sct checkpoint ({wrong[0]} is not what train writes); use another checkpoint")
 
 
-def export_for_inference(source: str | os.PathLike[str], target: str | os.PathLike[str], recipe: str = "") -> Path:
+def export_for_inference(source: str | os.PathLike[str], target: str | os.PathLike[str], recipe: str = "",
+                         blend_with: str | os.PathLike[str] | None = None, share: float = 1.0) -> Path:
     """Write ``source``'s weights, config, plan and statistics only (no optimiser state): a file to share
-    or ship, a third of a training checkpoint's size. ``recipe`` says how it was made."""
+    or ship, a third of a training checkpoint's size. ``recipe`` says how it was made. With ``blend_with``,
+    the weights are ``share`` of ``source``'s and the rest of ``blend_with``'s (see ``blend_weights``)."""
     state = read_checkpoint(source)
     kept = {key: state[key] for key in INFERENCE_KEYS if key in state}
+    if blend_with is not None:
+        kept["model"] = blend_weights(state, read_checkpoint(blend_with), share, source, blend_with)
     if recipe:
         kept["recipe"] = recipe
     return save_checkpoint(target, kept)
+
+
+def blend_weights(tuned: dict[str, Any], start: dict[str, Any], share: float,
+                  tuned_path: str | os.PathLike[str], start_path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """``share`` of a fine-tuned model's weights plus ``1 - share`` of those it started from (WiSE-FT, Wortsman
+    et al., CVPR 2022): the fine-tuning's gains on the new data are kept while the start's robustness elsewhere
+    (here: the phantom's vault at the extreme fields) comes back. Only meaningful for a model fine-tuned from
+    ``start``, which shares its architecture."""
+    if not 0.0 <= share <= 1.0:
+        raise InputError(f"blend share {share}: give a fraction from 0 to 1 (the share of {tuned_path}'s weights)")
+    check_same_architecture(stored_config(start, start_path).model, stored_config(tuned, tuned_path).model, start_path)
+    return {name: share * weight + (1.0 - share) * start["model"][name] if weight.is_floating_point() else weight
+            for name, weight in tuned["model"].items()}
 
 
 def stored_config(state: dict[str, Any], path: str | os.PathLike[str]) -> TrainConfig:
