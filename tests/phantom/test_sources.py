@@ -18,6 +18,7 @@ from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
 from tests.phantom.test_label_maps import AFFINE, ct_head, synthseg_head
 
 SPACING = 4.0  # output grid; labels drawn on its 2-mm fine grid
+BRAIN = (Tissue.WM, Tissue.GM, Tissue.CSF)
 
 
 def test_the_seam_parses_every_kind_and_refuses_what_it_cannot_read(tmp_path: Path) -> None:
@@ -88,3 +89,26 @@ def test_simulate_cli_records_each_subjects_source_in_a_mixed_cohort(cli, tmp_pa
     assert (labels == Tissue.DIPLOE).any() and (labels == Tissue.BONE).any()
     bad = cli("simulate", "--out", tmp_path / "bad", "--anatomy", "labels:" + str(tmp_path / "missing"))
     assert bad.returncode == 2 and "--anatomy" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_joined_head_is_the_base_head_below_its_widest_cavity_slice_and_a_vault_head_above(tmp_path: Path) -> None:
+    """``ct:PATH^procedural``: the CT's skull base as the CT alone draws it, a phantom's vault on top, the skull's
+    wall continuous across the join, every voxel still one voxel of tissue."""
+    path = tmp_path / "head.nii.gz"
+    nib.save(nib.Nifti1Image(ct_head().astype(np.int16), AFFINE), path)
+    joined = simulate_subject(5, [1.5], ["t1w"], SPACING, "sub-000", parse_anatomy(f"ct:{path}^procedural"), 0)
+    alone = simulate_subject(5, [1.5], ["t1w"], SPACING, "sub-000", parse_anatomy(f"ct:{path}"), 0)
+    record = joined.anatomy
+    assert record["source"] == "ct:head.nii.gz^procedural" and record["base"]["source"] == "ct:head.nii.gz"
+    assert record["vault"]["source"] == "procedural" and len(record["vault_stretch"]) == 2
+    join = int(np.flatnonzero(joined.labels.affine[2, 3] + SPACING * np.arange(joined.labels.shape[2]) == record["join_z_mm"])[0])
+    counts = joined.fractions.counts
+    np.testing.assert_array_equal(counts[..., :join], alone.fractions.counts[..., :join])
+    assert (counts[..., join:] != alone.fractions.counts[..., join:]).any()
+    assert (counts.sum(axis=0) == joined.fractions.subvoxels).all()
+    brain = np.isin(joined.labels.array, BRAIN)
+    below, above = (np.argwhere(brain[..., z]).std(axis=0) for z in (join - 1, join))
+    assert np.abs(below - above).max() < 1.0  # voxels: the cavity, and so the skull's wall, does not step
+    assert np.isin(joined.labels.array[..., join:], BONE_TISSUES).sum() > 0
+    with pytest.raises(InputError, match="a join is BASE\\^VAULT"):
+        parse_anatomy(f"ct:{path}^procedural^procedural")

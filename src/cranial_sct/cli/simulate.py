@@ -25,7 +25,7 @@ def simulate(
     contrasts: str = typer.Option("t1w,t2w,flair", "--contrasts", help="Any of t1w,t2w,flair."),
     spacing: float = typer.Option(1.0, "--spacing", help="Isotropic voxel spacing of the CT grid (mm)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives identical files."),
-    anatomy: str = typer.Option("procedural", "--anatomy", help="Where each head's anatomy comes from: procedural, labels:PATH (BrainWeb/SynthSeg label maps, a file or folder) or ct:PATH (CTs in HU); subject i draws head i mod n. Mix sources with +, e.g. procedural+ct:PATH: subject i draws from source i mod k."),
+    anatomy: str = typer.Option("procedural", "--anatomy", help="Where each head's anatomy comes from: procedural, labels:PATH (BrainWeb/SynthSeg label maps, a file or folder) or ct:PATH (CTs in HU); subject i draws head i mod n. Join a real skull base to another head's vault with ^, e.g. ct:PATH^procedural. Mix sources with +, e.g. procedural+ct:PATH: subject i draws from source i mod k."),
     preview: bool = typer.Option(False, "--preview", help="Also write preview.png of the first subject."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow writing into a non-empty folder."),
 ) -> None:

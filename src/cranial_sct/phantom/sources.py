@@ -6,6 +6,8 @@
 - ``labels:PATH``: a BrainWeb ``*_crisp_v.mnc.gz`` or SynthSeg ``*_seg.nii.gz`` label map, or a folder of them;
 - ``ct:PATH``: a CT in HU (``.nii``/``.nii.gz``), or a folder of them, turned into tissues by HU
   (:mod:`cranial_sct.phantom.label_maps`);
+- ``BASE^VAULT``: a joined head: BASE's skull base, face and neck under VAULT's vault and brain (e.g.
+  ``ct:OPENKBP^procedural``: a real CT whose vault the scan cut off, completed by a phantom's), see :func:`join_heads`;
 - ``A+B+...``: a mixture: subject ``i`` draws from source ``i mod k`` (its ``i div k``-th draw there), so one cohort
   holds procedural heads beside real ones.
 
@@ -18,8 +20,8 @@ label map's skull re-split into cortical tables ``TABLE_MM`` thick around a dipl
 CT's cortical/cancellous threshold drawn within ``CORTICAL_HU`` (a CT coarser than ``COARSE_CT_MM`` re-split by
 depth as a label map's: at 4-5 mm most of a thin skull's voxels fall under any cortical threshold). Labels are drawn
 on the phantom's 2x finer grid and averaged into :class:`TissueFractions`, which the same CT model and MR physics
-render as a procedural head's. Mixing sources puts whole heads side by side in a cohort; joining parts of heads (a
-real skull base under a procedural vault) is not built.
+render as a procedural head's. Mixing sources puts whole heads side by side in a cohort; joining puts the parts of
+two heads together in one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from cranial_sct.phantom.voxelise import TissueFractions, block_counts, voxelise
 
 PROCEDURAL = "procedural"
 MIX = "mix"
+JOIN = "join"
 ROTATION_DEG = 6.0
 SCALE_SD, AXIS_SCALE_SD = 0.04, 0.03  # log-normal: overall head size, then each axis
 DEFORM_MM, DEFORM_SCALE_MM = 2.0, 50.0
@@ -62,7 +65,7 @@ class AnatomySource:
     spec: str
     kind: str
     paths: tuple[Path, ...] = ()
-    parts: tuple[AnatomySource, ...] = ()  # a mixture's sources (kind ``mix``)
+    parts: tuple[AnatomySource, ...] = ()  # a mixture's sources (kind ``mix``), or a join's base and vault (``join``)
 
     def part(self, index: int) -> tuple[AnatomySource, int]:
         """The single source subject ``index`` draws from, and its index there."""
@@ -75,6 +78,8 @@ class AnatomySource:
         source, index = self.part(index)
         if source.kind == PROCEDURAL:
             return PROCEDURAL
+        if source.kind == JOIN:
+            return "^".join(part.head_name(index) for part in source.parts)
         return f"{source.kind}:{source.paths[index % len(source.paths)].name}"
 
 
@@ -95,6 +100,11 @@ def parse_anatomy(spec: str) -> AnatomySource:
     error otherwise."""
     if "+" in spec:
         return AnatomySource(spec, MIX, parts=tuple(parse_anatomy(part) for part in spec.split("+")))
+    if "^" in spec:
+        parts = spec.split("^")
+        if len(parts) != 2:
+            raise InputError(f"--anatomy {spec}: a join is BASE^VAULT, two sources (e.g. ct:PATH^procedural)")
+        return AnatomySource(spec, JOIN, parts=tuple(parse_anatomy(part) for part in parts))
     if spec == PROCEDURAL:
         return AnatomySource(spec, PROCEDURAL)
     kind, _, path = spec.partition(":")
@@ -102,7 +112,8 @@ def parse_anatomy(spec: str) -> AnatomySource:
         return AnatomySource(spec, kind, _files(spec, Path(path), tuple(LABEL_MAP_KINDS)))
     if kind == "ct" and path:
         return AnatomySource(spec, kind, _files(spec, Path(path), (".nii", ".nii.gz")))
-    raise InputError(f"--anatomy {spec}: expected procedural, labels:PATH (BrainWeb/SynthSeg label maps) or ct:PATH (CT in HU)")
+    raise InputError(f"--anatomy {spec}: expected procedural, labels:PATH (BrainWeb/SynthSeg label maps), ct:PATH (CT in HU), "
+                     "BASE^VAULT or a + mixture of them")
 
 
 @lru_cache(maxsize=2)
@@ -122,6 +133,10 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
     if source.kind == PROCEDURAL:
         design = design_head(rng)
         return voxelise(design, grid), design.params, {"source": PROCEDURAL}
+    if source.kind == JOIN:
+        (base, base_record), (vault, vault_record) = ((draw_anatomy(part, index, rng, grid)[::2]) for part in source.parts)
+        fractions, join = join_heads(base, vault)
+        return fractions, None, {"source": source.head_name(index), "base": base_record, "vault": vault_record, **join}
     path = source.paths[index % len(source.paths)]
     record: dict[str, Any] = {"source": source.head_name(index)}
     if source.kind == "ct":
@@ -136,6 +151,33 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
     if head.kind != "ct" or max(spacing_of(head.affine)) > COARSE_CT_MM:
         record["table_mm"] = resplit_marrow(fine, rng, grid)
     return TissueFractions(block_counts(fine, SUPERSAMPLE), grid), None, record
+
+
+def join_heads(base: TissueFractions, vault: TissueFractions) -> tuple[TissueFractions, dict[str, Any]]:
+    """``base`` up to its cranial cavity's widest axial slice, ``vault`` from there up: the vault head moved so that its
+    own widest cavity slice lands on the join, and stretched in that plane so that its cavity's spread (sd along x
+    and y) matches the base's there, which keeps the skull's wall continuous to within a few mm at the join.
+    Voxels are copied whole (nearest), so every voxel's tissue counts still sum to one voxel."""
+    base_cavity, vault_cavity = (np.isin(heads.labels, BRAIN_TISSUES) for heads in (base, vault))
+    base_z, vault_z = (int(np.argmax(cavity.sum(axis=(0, 1)))) for cavity in (base_cavity, vault_cavity))
+    spread = []
+    for cavity, z in ((base_cavity, base_z), (vault_cavity, vault_z)):
+        points = np.argwhere(cavity[..., z]).astype(float)
+        spread.append((points.mean(axis=0), points.std(axis=0)))
+    (base_centre, base_sd), (vault_centre, vault_sd) = spread
+    stretch = base_sd / vault_sd
+    shape = base.grid.shape
+    source = [np.clip(np.rint(vault_centre[k] + (np.arange(shape[k]) - base_centre[k]) / stretch[k]), 0, shape[k] - 1).astype(int)
+              for k in range(2)]
+    above = np.arange(base_z, shape[2])
+    from_z = above - base_z + vault_z
+    inside = from_z < shape[2]
+    counts = base.counts.copy()
+    counts[..., base_z:] = 0
+    counts[Tissue.BACKGROUND, ..., base_z:] = base.subvoxels
+    counts[..., above[inside]] = vault.counts[:, source[0][:, None, None], source[1][None, :, None], from_z[inside][None, None, :]]
+    return TissueFractions(counts, base.grid), {"join_z_mm": round(float(base.grid.axis(2)[base_z]), 1),
+                                                "vault_stretch": np.round(stretch, 3).tolist()}
 
 
 def deformed_labels(head: SourceHead, rng: np.random.Generator, grid: Grid) -> tuple[np.ndarray, dict[str, Any]]:
