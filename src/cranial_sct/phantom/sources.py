@@ -158,8 +158,8 @@ def join_heads(base: TissueFractions, vault: TissueFractions) -> tuple[TissueFra
     own widest cavity slice lands on the join, and stretched in that plane so that its cavity's spread (sd along x
     and y) matches the base's there, which keeps the skull's wall continuous to within a few mm at the join.
     Voxels are copied whole (nearest), so every voxel's tissue counts still sum to one voxel."""
-    base_cavity, vault_cavity = (np.isin(heads.labels, BRAIN_TISSUES) for heads in (base, vault))
-    base_z, vault_z = (int(np.argmax(cavity.sum(axis=(0, 1)))) for cavity in (base_cavity, vault_cavity))
+    base_cavity, vault_cavity = (np.isin(head.labels, BRAIN_TISSUES) for head in (base, vault))
+    base_z, vault_z = (int(np.argmax(cavity.sum(axis=(0, 1)))) for cavity in (base_cavity, vault_cavity))  # axis 2 runs up
     spread = []
     for cavity, z in ((base_cavity, base_z), (vault_cavity, vault_z)):
         points = np.argwhere(cavity[..., z]).astype(float)
