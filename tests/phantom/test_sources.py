@@ -12,9 +12,11 @@ import pytest
 from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.io.manifest import read_manifest
-from cranial_sct.phantom.sources import CAVITY_CENTRE_MM, parse_anatomy
+from cranial_sct.phantom.grids import Grid
+from cranial_sct.phantom.sources import CAVITY_CENTRE_MM, join_heads, parse_anatomy
 from cranial_sct.phantom.subject import simulate_subject
 from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
+from cranial_sct.phantom.voxelise import TissueFractions
 from tests.phantom.test_label_maps import AFFINE, ct_head, synthseg_head
 
 SPACING = 4.0  # output grid; labels drawn on its 2-mm fine grid
@@ -112,3 +114,12 @@ def test_a_joined_head_is_the_base_head_below_its_widest_cavity_slice_and_a_vaul
     assert np.isin(joined.labels.array[..., join:], BONE_TISSUES).sum() > 0
     with pytest.raises(InputError, match="a join is BASE\\^VAULT"):
         parse_anatomy(f"ct:{path}^procedural^procedural")
+
+
+def test_a_join_with_a_head_that_has_no_cranial_cavity_is_refused_in_one_line() -> None:
+    grid = Grid((0.0, 0.0, 0.0), 4.0, (6, 6, 6))
+    counts = np.zeros((len(Tissue), *grid.shape), np.uint8)
+    counts[Tissue.MUSCLE] = TissueFractions.subvoxels
+    neck = TissueFractions(counts, grid)
+    with pytest.raises(InputError, match="--anatomy ct:neck.nii.gz\\^procedural: ct:neck.nii.gz has no cranial cavity"):
+        join_heads(neck, neck, "ct:neck.nii.gz^procedural")

@@ -134,8 +134,9 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
         design = design_head(rng)
         return voxelise(design, grid), design.params, {"source": PROCEDURAL}
     if source.kind == JOIN:
-        (base, base_record), (vault, vault_record) = ((draw_anatomy(part, index, rng, grid)[::2]) for part in source.parts)
-        fractions, join = join_heads(base, vault)
+        base, _, base_record = draw_anatomy(source.parts[0], index, rng, grid)
+        vault, _, vault_record = draw_anatomy(source.parts[1], index, rng, grid)
+        fractions, join = join_heads(base, vault, source.head_name(index))
         return fractions, None, {"source": source.head_name(index), "base": base_record, "vault": vault_record, **join}
     path = source.paths[index % len(source.paths)]
     record: dict[str, Any] = {"source": source.head_name(index)}
@@ -153,12 +154,15 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
     return TissueFractions(block_counts(fine, SUPERSAMPLE), grid), None, record
 
 
-def join_heads(base: TissueFractions, vault: TissueFractions) -> tuple[TissueFractions, dict[str, Any]]:
+def join_heads(base: TissueFractions, vault: TissueFractions, name: str) -> tuple[TissueFractions, dict[str, Any]]:
     """``base`` up to its cranial cavity's widest axial slice, ``vault`` from there up: the vault head moved so that its
     own widest cavity slice lands on the join, and stretched in that plane so that its cavity's spread (sd along x
     and y) matches the base's there, which keeps the skull's wall continuous to within a few mm at the join.
     Voxels are copied whole (nearest), so every voxel's tissue counts still sum to one voxel."""
     base_cavity, vault_cavity = (np.isin(head.labels, BRAIN_TISSUES) for head in (base, vault))
+    for part, cavity in zip(name.split("^"), (base_cavity, vault_cavity)):
+        if cavity.sum(axis=(0, 1)).max() < 2:
+            raise InputError(f"--anatomy {name}: {part} has no cranial cavity to join the heads at")
     base_z, vault_z = (int(np.argmax(cavity.sum(axis=(0, 1)))) for cavity in (base_cavity, vault_cavity))  # axis 2 runs up
     spread = []
     for cavity, z in ((base_cavity, base_z), (vault_cavity, vault_z)):

@@ -165,9 +165,9 @@ def export_for_inference(source: str | os.PathLike[str], target: str | os.PathLi
 def blend_weights(tuned: dict[str, Any], start: dict[str, Any], share: float,
                   tuned_path: str | os.PathLike[str], start_path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """``share`` of a fine-tuned model's weights plus ``1 - share`` of those it started from (WiSE-FT, Wortsman
-    et al., CVPR 2022): the fine-tuning's gains on the new data are kept while the start's robustness elsewhere
-    (here: the phantom's vault at the extreme fields) comes back. Only meaningful for a model fine-tuned from
-    ``start``, which shares its architecture."""
+    et al., CVPR 2022), a model between the two without training again. Only meaningful for a model fine-tuned
+    from ``start``, which shares its architecture. On this project's heads each measure moved steadily from one
+    model's value to the other's (docs/notes/real-skull-bases.md)."""
     if not 0.0 <= share <= 1.0:
         raise InputError(f"blend share {share}: give a fraction from 0 to 1 (the share of {tuned_path}'s weights)")
     check_same_architecture(stored_config(start, start_path).model, stored_config(tuned, tuned_path).model, start_path)
