@@ -67,3 +67,28 @@ def test_different_seeds_give_different_anatomy():
     a, b = (design_head(np.random.default_rng(s)) for s in (1, 2))
     assert a.params != b.params
     assert not np.allclose(a.fields["cerebrum"], b.fields["cerebrum"])
+
+
+
+def vertex_layers_mm(seed: int) -> tuple[float, float, float, float]:
+    """A head's drawn scalp fat and galea, and the fat and muscle measured at its vertex (medians over the
+    columns whose skin lies within 3 mm of the top, where the scalp is level)."""
+    design = design_head(np.random.default_rng(seed))
+    grid = covering_grid(3.0)
+    labels = fine_labels(design, grid)
+    step = grid.spacing / SUPERSAMPLE
+    inside = labels != Tissue.BACKGROUND
+    top = np.where(inside.any(axis=2), inside.shape[2] - 1 - np.argmax(inside[:, :, ::-1], axis=2), -1)
+    vertex = top >= top.max() - 3.0 / step
+    scalp = labels[:, :, int(top.max() - 25.0 / step):]  # the top 25 mm: skin to brain at the vertex
+    fat, muscle = (float(np.median((scalp == tissue).sum(axis=2)[vertex]) * step) for tissue in (Tissue.FAT, Tissue.MUSCLE))
+    return design.params.scalp_fat_mm, design.params.galea_mm, fat, muscle
+
+
+def test_the_scalp_layers_over_the_vault_follow_each_heads_draw():
+    thin_fat, thick_galea, fat_a, muscle_a = vertex_layers_mm(0)  # drawn: fat 3.7 mm, galea 3.1 mm
+    thick_fat, thin_galea, fat_b, muscle_b = vertex_layers_mm(3)  # fat 6.8 mm, galea 1.6 mm
+    # The fat's own smooth variation (+-1.2 mm) and 1.5-mm voxels blur each head's figure, not the difference's sign
+    # or size: each layer differs between the two heads by half to twice what was drawn.
+    assert 0.5 < (fat_b - fat_a) / (thick_fat - thin_fat) < 2.0, (fat_a, fat_b)
+    assert 0.5 < (muscle_a - muscle_b) / (thick_galea - thin_galea) < 2.0, (muscle_a, muscle_b)

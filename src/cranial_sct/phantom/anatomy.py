@@ -30,6 +30,13 @@ from cranial_sct.phantom.tissues import Tissue
 CELL_TILE_MM = 48  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
 TENTORIUM_MM = 2.5  # gap between occipital lobes and cerebellum (dura and CSF)
 FOLIA_RADIUS_MM = 20.0
+# Subcutaneous fat over the vault, drawn per head: with skin and galea the scalp is 5.8-9.8 mm, a cadaver's 6.3 mm
+# to a living head's 9.6 mm on the real CTs (docs/notes/anatomy-vs-ct.md), 8.5-9 mm over the real T1s' vaults.
+# One fixed thickness (3.5 mm) let a model place the outer table by its depth under the skin instead of by the MR.
+SCALP_FAT_MM = (3.0, 7.0)
+# Under the fat, the galea, loose areolar tissue and pericranium: 2-3.5 mm of tissue that reads like muscle on T1w.
+# With 0.8 mm a model learned that bone starts where the fat ends, and real scalps' dark deep layer became bone.
+GALEA_MM = (0.8, 3.5)
 SULCAL_TILT = 0.7  # how far towards the surface the folding field is sampled (1: straight radial sulci)
 
 
@@ -45,6 +52,8 @@ class ShapeParameters:
     skull: float  # skull thickness factor
     sinuses: float  # maxillary/sphenoid size factor
     frontal_sinus: float  # 0 (aplastic) .. 1.3
+    scalp_fat_mm: float  # mean subcutaneous fat over the vault: living scalps differ by several mm
+    galea_mm: float  # galea, loose areolar tissue and pericranium between the scalp's fat and the outer table
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "ShapeParameters":
@@ -58,6 +67,8 @@ class ShapeParameters:
             skull=float(np.clip(rng.normal(1.0, 0.1), 0.8, 1.25)),
             sinuses=float(np.clip(rng.normal(1.0, 0.15), 0.6, 1.3)),
             frontal_sinus=float(np.clip(rng.normal(0.9, 0.35), 0.0, 1.3)),
+            scalp_fat_mm=float(rng.uniform(*SCALP_FAT_MM)),
+            galea_mm=float(rng.uniform(*GALEA_MM)),
         )
 
 
@@ -180,14 +191,14 @@ def skull_thickness(p: shapes.Points, params: ShapeParameters, noise: np.ndarray
     return np.maximum(thickness * (1 - canal) + 8.0 * canal, 2.2).astype(np.float32)
 
 
-def scalp_thickness(p: shapes.Points, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scalp_thickness(p: shapes.Points, params: ShapeParameters, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fat, muscle) thickness (mm) over the vault: temporalis in the temporal fossa, neck muscles."""
     ux, uy, uz = _direction(p)
-    fat = np.maximum(3.5 + 1.2 * noise, 1.5)
+    fat = np.maximum(params.scalp_fat_mm + 1.2 * noise, 1.5)
     temporalis = 9.0 * np.exp(-((np.abs(ux) - 0.95) ** 2) / 0.05) * sigmoid(p[2] + 30.0, 4.0) * sigmoid(
         35.0 - p[2], 6.0) * sigmoid(40.0 - p[1], 6.0)
     nuchal = 14.0 * np.exp(-((uy + 0.85) ** 2) / 0.12) * sigmoid(-(p[2] + 5.0), 6.0)
-    return fat.astype(np.float32), (0.8 + temporalis + nuchal).astype(np.float32)
+    return fat.astype(np.float32), (params.galea_mm + temporalis + nuchal).astype(np.float32)
 
 
 def head_outline(p: shapes.Points, cranial: np.ndarray) -> np.ndarray:
@@ -302,7 +313,7 @@ def design_head(rng: np.random.Generator) -> HeadDesign:
     brain = shapes.smooth_union(*(design.fields[k] for k in ("cerebrum", "cerebellum", "brainstem")), k=12.0)
     cavity = brain - csf_mm
     skull = skull_thickness(p, params, smooth_field(rng, grid, 40.0))
-    fat, muscle = scalp_thickness(p, smooth_field(rng, grid, 40.0))
+    fat, muscle = scalp_thickness(p, params, smooth_field(rng, grid, 40.0))
     head = head_outline(p, cavity - skull - SKIN_MM - fat - muscle)
     design.fields.update(face_fields(p, params))
     design.fields.update(cavity=cavity, skull=skull, head=head, fat_inner=head + SKIN_MM + fat)

@@ -15,7 +15,7 @@ import numpy as np
 # Field of view in world mm (x: left->right, y: posterior->anterior, z: inferior->superior); the
 # origin sits near the centre of the cerebrum. It spans vertex to upper jaw/C2, ear to ear, occiput to nose.
 FOV_MIN = np.array([-86.0, -106.0, -112.0])
-FOV_MAX = np.array([86.0, 116.0, 94.0])
+FOV_MAX = np.array([86.0, 116.0, 102.0])
 DESIGN_SPACING_MM = 2.0  # anatomy is designed on this grid, whatever the output spacing
 SUPERSAMPLE = 2  # fine voxels per output voxel along each axis (partial volume)
 
