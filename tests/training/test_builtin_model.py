@@ -34,8 +34,8 @@ def test_the_shipped_weights_are_small_and_load_with_weights_only() -> None:
 
 @pytest.mark.slow
 def test_the_built_in_model_finds_the_skull_of_an_unseen_phantom_head(tmp_path: Path) -> None:
-    """Measured on this head at 3 T, T1w only: skull Dice 0.779, head MAE 113.4 HU (the second phase without the marrow and
-    fat gains: 0.792, 111.2; the first phase: 0.784, 115.3)."""
+    """Measured on this head at 3 T, T1w only: skull Dice 0.779, head MAE 112.0 HU (on the phantom before its scalp layers
+    were drawn per head: 0.779, 113.4)."""
     subject = simulate_subject(UNSEEN_SEED, [3.0], ["t1w"], 2.0, "unseen")
     models, info = load_models([BUILTIN])
     prediction = predict_volume(models, info, {"t1w": subject.mr[(3.0, "t1w")]}, 3.0)
