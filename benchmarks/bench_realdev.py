@@ -17,7 +17,7 @@ skull ``predict`` removed as deep islands (``--keep-bone-islands`` keeps them) a
 (``--keep-air-pockets`` keeps it).
 Where a reference exists it also prints a ceiling: the best Dice of the MR's dark band, thresholded with the
 reference's help (``threshold_ceiling``), which shows how far a reference departs from what the MR shows,
-and where the two skulls lie on the vault (``vault_depths``): the median depth under the skin of the reference
+and where the two skulls lie on the vault (``vault_depths``): the depth under the skin (p10, median, p90) of the reference
 and of the predicted skull, with a plot of MR signal and both skulls' share against depth, so a band that sits
 too far out or in is seen, not guessed from the Dice.
 It writes ``OUT/<case>/`` (the predict outputs) and
@@ -110,13 +110,15 @@ def threshold_ceiling(mr: np.ndarray, head: np.ndarray, reference: np.ndarray, r
 
 def vault_depths(mr: np.ndarray, head: np.ndarray, reference: np.ndarray, predicted: np.ndarray, affine: np.ndarray,
                  spacing: tuple[float, ...]) -> tuple[str, bytes]:
-    """On the vault (over ``VAULT_ABOVE_MM`` above the reference skull's median height), the median depth
-    under the skin (the MR's head mask) of the reference and the predicted skull, and a plot against depth of
+    """On the vault (over ``VAULT_ABOVE_MM`` above the reference skull's median height), the depth under the skin
+    (the MR's head mask) of the reference and the predicted skull (10th, 50th, 90th percentiles: the outer edge, the
+    middle and the inner edge of the band), and a plot against depth of
     the MR's median (as a fraction of the head's 90th percentile) and the share of voxels each skull holds."""
     depth = ndimage.distance_transform_edt(np.pad(head, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
     height = affine[2, 3] + sum(affine[2, k] * index for k, index in enumerate(np.ogrid[tuple(slice(n) for n in mr.shape)]))
     vault = head & (height > np.median(height[reference]) + VAULT_ABOVE_MM)
-    medians = [float(np.median(depth[vault & mask])) if (vault & mask).any() else float("nan") for mask in (reference, predicted)]
+    spreads = [np.percentile(depth[vault & mask], (10, 50, 90)) if (vault & mask).any() else np.full(3, np.nan)
+               for mask in (reference, predicted)]
     edges = np.arange(0.0, 25.0 + DEPTH_BIN_MM, DEPTH_BIN_MM)
     bins = [vault & (depth > low) & (depth <= low + DEPTH_BIN_MM) for low in edges[:-1]]
     bright = float(np.percentile(mr[head], 90))
@@ -128,8 +130,8 @@ def vault_depths(mr: np.ndarray, head: np.ndarray, reference: np.ndarray, predic
     ax.set_xlabel("depth under the skin (mm), vault")
     ax.set_ylim(0, 1.2)
     ax.legend(fontsize=8)
-    line = (f"  vault: median depth under the skin of the reference skull {medians[0]:.1f} mm, "
-            f"of the predicted skull {medians[1]:.1f} mm")
+    line = "  vault: depth under the skin, p10 / median / p90, of the reference skull {} mm, of the predicted skull {} mm".format(
+        *(" / ".join(f"{v:.1f}" for v in spread) for spread in spreads))
     return line, png_bytes(figure)
 
 
