@@ -30,9 +30,8 @@ from cranial_sct.phantom.tissues import Tissue
 CELL_TILE_MM = 48  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
 TENTORIUM_MM = 2.5  # gap between occipital lobes and cerebellum (dura and CSF)
 FOLIA_RADIUS_MM = 20.0
-# Subcutaneous fat over the vault, drawn per head: with skin and galea the scalp is 5.8-9.8 mm, a cadaver's 6.3 mm
-# to a living head's 9.6 mm on the real CTs (docs/notes/anatomy-vs-ct.md), 8.5-9 mm over the real T1s' vaults.
-# One fixed thickness (3.5 mm) let a model place the outer table by its depth under the skin instead of by the MR.
+# Subcutaneous fat over the vault, drawn per head: with skin and galea the scalp is 5.8-12.5 mm; the real CTs read 6.3
+# (cadaver) to 9.6 mm (living; docs/notes/anatomy-vs-ct.md), the real T1s' references begin 9-10 mm under the skin.
 SCALP_FAT_MM = (3.0, 7.0)
 # Under the fat, the galea, loose areolar tissue and pericranium: 2-3.5 mm of tissue that reads like muscle on T1w.
 # With 0.8 mm a model learned that bone starts where the fat ends, and real scalps' dark deep layer became bone.
