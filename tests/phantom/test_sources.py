@@ -13,7 +13,8 @@ from cranial_sct.errors import InputError
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.io.manifest import read_manifest
 from cranial_sct.phantom.grids import Grid
-from cranial_sct.phantom.sources import CAVITY_CENTRE_MM, join_heads, parse_anatomy
+from cranial_sct.phantom.anatomy import GALEA_MM, SCALP_FAT_MIN_MM, SCALP_FAT_MM, SCALP_FAT_SD_MM, SKIN_MM
+from cranial_sct.phantom.sources import CAVITY_CENTRE_MM, join_heads, parse_anatomy, resplit_scalp
 from cranial_sct.phantom.subject import simulate_subject
 from cranial_sct.phantom.tissues import BONE_TISSUES, Tissue
 from cranial_sct.phantom.voxelise import TissueFractions
@@ -55,10 +56,34 @@ def test_a_label_map_head_is_rendered_by_the_phantom_physics_and_each_draw_is_ne
     counts = first.fractions.counts
     assert counts[Tissue.OUTER_TABLE].any() and counts[Tissue.DIPLOE].any() and counts[Tissue.SINUS].any()
     assert first.anatomy["source"] == "labels:subject01_seg.nii.gz" and 1.0 <= first.anatomy["table_mm"] <= 2.2
+    assert counts[Tissue.SKIN].any() and counts[Tissue.FAT].any() and "scalp_fat_mm" in first.anatomy
     bone = np.isin(labels, BONE_TISSUES)
     assert np.median(ct[bone]) > BONE_THRESHOLD_HU and abs(np.median(ct[brain])) < 60
     mr = first.mr[(1.5, "t1w")].array
     assert np.median(mr[labels == Tissue.WM]) > 2 * np.median(mr[labels == Tissue.OUTER_TABLE])
+
+
+def test_a_label_maps_muscle_scalp_is_split_into_skin_fat_and_a_galea_on_the_bone() -> None:
+    """12 mm of muscle-grey scalp on a ball skull, at 0.5 mm: skin, then the drawn fat, then muscle down to the bone."""
+    grid = Grid((-29.75, -29.75, -29.75), 0.5, (120, 120, 120))  # its 0.25-mm fine grid, centred on the ball
+    axis = np.arange(-29.875, 30.0, 0.25)
+    radius = np.sqrt(sum(a ** 2 for a in np.meshgrid(axis, axis, axis, indexing="ij")))
+    labels = np.select([radius < 10, radius < 16, radius < 28], [Tissue.WM, Tissue.OUTER_TABLE, Tissue.MUSCLE],
+                       Tissue.BACKGROUND).astype(np.uint8)
+    split = labels.copy()
+    record = resplit_scalp(split, np.random.default_rng(3), grid)
+    again = labels.copy()
+    assert resplit_scalp(again, np.random.default_rng(3), grid) == record
+    np.testing.assert_array_equal(split, again)
+    assert SCALP_FAT_MM[0] <= record["scalp_fat_mm"] <= SCALP_FAT_MM[1] and GALEA_MM[0] <= record["galea_mm"] <= GALEA_MM[1]
+    depth = 28 - radius
+    np.testing.assert_array_equal(split[labels != Tissue.MUSCLE], labels[labels != Tissue.MUSCLE])
+    assert (split[(labels == Tissue.MUSCLE) & (depth < SKIN_MM - 0.3)] == Tissue.SKIN).all()
+    fat = split == Tissue.FAT
+    assert depth[fat].min() >= SKIN_MM - 0.3 and (radius[fat] - 16).min() >= record["galea_mm"] - 0.3
+    assert (split[(labels == Tissue.MUSCLE) & (radius < 16 + record["galea_mm"] - 0.3)] == Tissue.MUSCLE).all()
+    fat_mm = fat.sum() * 0.25 ** 3 / (4 * np.pi * 24 ** 2)  # the fat's volume over its mid-layer's area
+    assert SCALP_FAT_MIN_MM - 0.3 <= fat_mm <= record["scalp_fat_mm"] + 3 * SCALP_FAT_SD_MM  # varied by a smooth field
 
 
 def test_a_coarse_ct_has_its_marrow_split_by_depth_not_by_hu(tmp_path: Path) -> None:

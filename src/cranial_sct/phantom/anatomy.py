@@ -33,6 +33,7 @@ FOLIA_RADIUS_MM = 20.0
 # Subcutaneous fat over the vault, drawn per head: with skin and galea the scalp is 5.8-12.5 mm; the real CTs read 6.3
 # (cadaver) to 9.6 mm (living; docs/notes/anatomy-vs-ct.md), the real T1s' references begin 9-10 mm under the skin.
 SCALP_FAT_MM = (3.0, 7.0)
+SCALP_FAT_SD_MM, SCALP_FAT_MIN_MM = 1.2, 1.5  # the fat's smooth variation over one head, and its floor
 # Under the fat, the galea, loose areolar tissue and pericranium: 2-3.5 mm of tissue that reads like muscle on T1w.
 # With 0.8 mm a model learned that bone starts where the fat ends, and real scalps' dark deep layer became bone.
 GALEA_MM = (0.8, 3.5)
@@ -190,10 +191,15 @@ def skull_thickness(p: shapes.Points, params: ShapeParameters, noise: np.ndarray
     return np.maximum(thickness * (1 - canal) + 8.0 * canal, 2.2).astype(np.float32)
 
 
+def scalp_fat(mean_mm: float, noise: np.ndarray) -> np.ndarray:
+    """Subcutaneous fat thickness (mm) over a head: its drawn mean varied by a unit-sd smooth ``noise`` field."""
+    return np.maximum(mean_mm + SCALP_FAT_SD_MM * noise, SCALP_FAT_MIN_MM)
+
+
 def scalp_thickness(p: shapes.Points, params: ShapeParameters, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fat, muscle) thickness (mm) over the vault: temporalis in the temporal fossa, neck muscles."""
     ux, uy, uz = _direction(p)
-    fat = np.maximum(params.scalp_fat_mm + 1.2 * noise, 1.5)
+    fat = scalp_fat(params.scalp_fat_mm, noise)
     temporalis = 9.0 * np.exp(-((np.abs(ux) - 0.95) ** 2) / 0.05) * sigmoid(p[2] + 30.0, 4.0) * sigmoid(
         35.0 - p[2], 6.0) * sigmoid(40.0 - p[1], 6.0)
     nuchal = 14.0 * np.exp(-((uy + 0.85) ** 2) / 0.12) * sigmoid(-(p[2] + 5.0), 6.0)

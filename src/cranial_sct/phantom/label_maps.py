@@ -7,7 +7,9 @@ are mapped, and why:
 - BrainWeb (Aubert-Broche et al., IEEE TMI 2006; Cocosco et al., NeuroImage 1997), "crisp" models: skull -> cortical
   bone, marrow -> diploe, fat -> fat, muscle -> muscle, muscle/skin -> skin, dura and connective tissue -> muscle,
   vessels -> grey matter (as issue 21's experiment did). BrainWeb's skull came from MR segmentation (its "marrow" is
-  the bright part of the vault), so the source re-splits every skull into tables and diploe by depth per draw.
+  the bright part of the vault), so the source re-splits every skull into tables and diploe by depth per draw, and
+  every label map's scalp (BrainWeb's is mostly muscle/skin on the bone, SynthSeg's one soft-tissue class) into
+  skin, fat and galea.
 - SynthSeg-v1 label maps (Billot et al., Medical Image Analysis 2023), FreeSurfer codes: white matter, cortex,
   deep grey nuclei, ventricles and CSF as named; hippocampus, amygdala and vessels -> grey matter; choroid plexus ->
   CSF; optic chiasm -> white matter; skull (165) -> cortical bone; non-brain soft tissue (258) -> muscle; eye

@@ -16,7 +16,8 @@ choosing subjects; the manifest's ``anatomy`` column names each subject's head. 
 head: a random similarity (rotation up to ``ROTATION_DEG`` about each axis, an overall scale and a per-axis one), a
 smooth displacement (``DEFORM_MM`` over ``DEFORM_SCALE_MM``), the cranial cavity centred where the procedural one
 is, the skull's outer surface moved in or out by a smooth field of sd ``THICKNESS_MM``, and the marrow varied: a
-label map's skull re-split into cortical tables ``TABLE_MM`` thick around a diploe (its own split came from MR), a
+label map's skull re-split into cortical tables ``TABLE_MM`` thick around a diploe (its own split came from MR) and
+its soft tissue into skin, subcutaneous fat and a galea drawn as a procedural head's (:func:`resplit_scalp`), a
 CT's cortical/cancellous threshold drawn within ``CORTICAL_HU`` (a CT coarser than ``COARSE_CT_MM`` re-split by
 depth as a label map's: at 4-5 mm most of a thin skull's voxels fall under any cortical threshold). Labels are drawn
 on the phantom's 2x finer grid and averaged into :class:`TissueFractions`, which the same CT model and MR physics
@@ -36,7 +37,7 @@ from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from cranial_sct.errors import InputError
-from cranial_sct.phantom.anatomy import ShapeParameters, design_head
+from cranial_sct.phantom.anatomy import GALEA_MM, SCALP_FAT_MM, SKIN_MM, ShapeParameters, design_head, scalp_fat
 from cranial_sct.phantom.grids import SUPERSAMPLE, Grid, Resampler, design_grid, fine_axis
 from cranial_sct.phantom.label_maps import LABEL_MAP_KINDS, SourceHead, airways, ct_tissues, read_ct, read_label_map, spacing_of
 from cranial_sct.phantom.random_fields import smooth_field
@@ -56,6 +57,7 @@ COARSE_CT_MM = 3.0  # a CT with voxels coarser than this reads its thin bone's e
 CAVITY_CENTRE_MM = (0.0, -16.0, 8.0)  # the procedural heads' cranial cavity centroid (mean of 3, docs/notes/anatomy-sources.md)
 BRAIN_TISSUES = (Tissue.CSF, Tissue.GM, Tissue.WM, Tissue.DEEP_GM)
 EXTRACRANIAL_SOFT = (Tissue.MUSCLE, Tissue.FAT)  # what a thicker skull grows into, and a thinner one leaves
+LABEL_MAP_SCALP = (Tissue.SKIN, Tissue.MUSCLE)  # a label map's soft tissue outside the brain, re-split by depth
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,8 @@ def draw_anatomy(source: AnatomySource, index: int, rng: np.random.Generator, gr
     record["thickness_mm_sd"] = vary_thickness(fine, rng, grid)
     if head.kind != "ct" or max(spacing_of(head.affine)) > COARSE_CT_MM:
         record["table_mm"] = resplit_marrow(fine, rng, grid)
+    if head.kind != "ct":
+        record.update(resplit_scalp(fine, rng, grid))
     return TissueFractions(block_counts(fine, SUPERSAMPLE), grid), None, record
 
 
@@ -236,3 +240,24 @@ def resplit_marrow(fine: np.ndarray, rng: np.random.Generator, grid: Grid) -> fl
     fine[bone] = Tissue.OUTER_TABLE
     fine[bone & deep] = Tissue.DIPLOE
     return round(table_mm, 3)
+
+
+def resplit_scalp(fine: np.ndarray, rng: np.random.Generator, grid: Grid) -> dict[str, float]:
+    """A label map's soft tissue as skin ``SKIN_MM`` deep, subcutaneous fat under it and muscle-like tissue (galea,
+    face and neck muscle) below (in place), its fat and galea drawn as a procedural head's; the draws.
+
+    BrainWeb's scalp is mostly "muscle/skin" straight on the bone (its fat 0-3 mm over the vault) and SynthSeg's is
+    one soft-tissue class, so both would teach that bone starts under 8-12 mm of muscle-grey tissue; real scalps
+    hold bright fat between skin and galea (docs/notes/real-skull-bases.md). Fat stops ``galea_mm`` short of bone
+    and brain, so the dura and the layer over the bone stay muscle; the map's own fat is kept."""
+    fat_mm, galea_mm = float(rng.uniform(*SCALP_FAT_MM)), float(rng.uniform(*GALEA_MM))
+    step = grid.spacing / SUPERSAMPLE
+    soft = np.isin(fine, LABEL_MAP_SCALP)
+    depth = ndimage.distance_transform_edt(fine != Tissue.BACKGROUND, sampling=step) - step / 2  # under the skin
+    deep = np.isin(fine, BONE_TISSUES + BRAIN_TISSUES)
+    clear = ndimage.distance_transform_edt(~deep, sampling=step) - step / 2 > galea_mm
+    fat = soft & clear & (depth > SKIN_MM) & (depth <= SKIN_MM + scalp_fat(fat_mm, _fine_field(rng, grid, 40.0)))
+    fine[soft] = Tissue.MUSCLE
+    fine[soft & (depth <= SKIN_MM)] = Tissue.SKIN
+    fine[fat] = Tissue.FAT
+    return {"scalp_fat_mm": round(fat_mm, 3), "galea_mm": round(galea_mm, 3)}
