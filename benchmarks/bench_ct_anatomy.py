@@ -1,10 +1,12 @@
 """The phantom's CT against real head CTs: air spaces, bone volume by region, bone HU, scalp and fat.
 
-    .venv/bin/python benchmarks/bench_ct_anatomy.py [--realdev ../shared/realdev] [--heads 2] [--spacing 1] [--seed 99] [--out OUT]
+    .venv/bin/python benchmarks/bench_ct_anatomy.py [--realdev ../shared/realdev] [--heads 2] [--spacing 1] [--seed 99]
+        [--anatomy procedural] [--out OUT]
 
 Measured the same way on every CT: the real ``ct_unc_cthead`` (vertex to C2) and both parts of ``ct_ge_hispeed``
-(skull base to lower vault, and vault to vertex), and ``--heads`` procedural phantom CTs (``simulate_ct`` of
-``design_head``, seeds ``--seed``, ``--seed`` + 1, ...). The head is the largest connected body above the air line
+(skull base to lower vault, and vault to vertex), and ``--heads`` phantom CTs (``simulate_ct`` of heads drawn from
+``--anatomy``, any ``cranial-sct simulate --anatomy`` source, as subjects 0, 1, ... of a cohort with seeds ``--seed``,
+``--seed`` + 1, ...). The head is the largest connected body above the air line
 (opened, holes filled); per CT the script prints:
 
 - air inside the head (below ``AIR_BELOW_HU``; airways open to the outside counted: ``label_maps.airways``), in mL, midline (nasal cavity, paranasal sinuses, pharynx: within
@@ -33,12 +35,11 @@ from scipy import ndimage  # noqa: E402
 
 from cranial_sct.evaluation.regions import head_regions, world_height  # noqa: E402
 from cranial_sct.hounsfield import AIR_BELOW_HU, BONE_THRESHOLD_HU  # noqa: E402
-from cranial_sct.phantom.anatomy import design_head  # noqa: E402
 from cranial_sct.phantom.ct import simulate_ct  # noqa: E402
 from cranial_sct.phantom.grids import covering_grid  # noqa: E402
 from cranial_sct.phantom.label_maps import FAT_HU, airways, spacing_of  # noqa: E402
+from cranial_sct.phantom.sources import draw_anatomy, parse_anatomy  # noqa: E402
 from cranial_sct.phantom.subject import stream  # noqa: E402
-from cranial_sct.phantom.voxelise import voxelise  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LATERAL_MM = 30.0  # the paranasal sinuses and nasal cavity lie within this of the midline; mastoids beyond
@@ -96,12 +97,14 @@ def real_cts(realdev: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(name, np.asarray(image.dataobj, np.float32), image.affine) for name, path in files if path.is_file() for image in [nib.load(path)]]
 
 
-def phantom_cts(heads: int, spacing: float, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def phantom_cts(heads: int, spacing: float, seed: int, anatomy: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
     grid = covering_grid(spacing)
+    source = parse_anatomy(anatomy)
     cts = []
-    for offset in range(heads):
-        fractions = voxelise(design_head(stream(seed + offset, 1)), grid)
-        cts.append((f"phantom seed {seed + offset}", simulate_ct(fractions, stream(seed + offset, 3)).astype(np.float32), grid.affine))
+    for index in range(heads):
+        fractions, _, _ = draw_anatomy(source, index, stream(seed + index, 1), grid)
+        name = f"{source.head_name(index).split(':')[-1]} seed {seed + index}"
+        cts.append((name, simulate_ct(fractions, stream(seed + index, 3)).astype(np.float32), grid.affine))
     return cts
 
 
@@ -111,10 +114,11 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--spacing", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=99)
+    parser.add_argument("--anatomy", default="procedural", help="where the phantom heads come from (simulate's --anatomy)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     histograms = []
-    for name, hu, affine in real_cts(args.realdev) + phantom_cts(args.heads, args.spacing, args.seed):
+    for name, hu, affine in real_cts(args.realdev) + phantom_cts(args.heads, args.spacing, args.seed, args.anatomy):
         line, bone_hu, vault_hu = measure(name, hu, affine)
         print(line, flush=True)
         histograms.append((name, bone_hu, vault_hu))

@@ -1,8 +1,8 @@
 """Where a model puts the vault's band on phantom heads whose scalp layers differ: one line per head.
 
-    .venv/bin/python benchmarks/bench_scalp_band.py --checkpoint builtin [--checkpoint CK ...] [--heads 8] [--seed 500] [--out runs/scalp-band]
+    .venv/bin/python benchmarks/bench_scalp_band.py --checkpoint builtin [--checkpoint CK ...] [--heads 8] [--seed 500] [--field 1.5] [--out runs/scalp-band]
 
-Simulates ``--heads`` procedural heads (1.5 T, T1w, 2 mm), predicts them with each checkpoint and prints, per head,
+Simulates ``--heads`` procedural heads (T1w at ``--field`` tesla, 2 mm), predicts them with each checkpoint and prints, per head,
 the drawn scalp fat and galea (mm), and per checkpoint the vault band's median depth under the skin less the true
 one (mm; negative: the band sits too far out) and the vault's skull Dice. The vault is the upper 45 % of the true
 skull's height (``cranial_sct.evaluation.regions``), bone within 30 mm of the skin (not the falx). A model that
@@ -22,6 +22,7 @@ from cranial_sct.evaluation.metrics import dice
 from cranial_sct.evaluation.regions import head_regions
 from cranial_sct.hounsfield import BONE_THRESHOLD_HU
 from cranial_sct.io import read_volume
+from cranial_sct.io.names import case_tag, tagged_filename
 from cranial_sct.phantom import simulate_cohort
 from cranial_sct.prediction import PredictOptions, predict_cohort
 
@@ -34,10 +35,11 @@ def main() -> None:
     parser.add_argument("--checkpoint", action="append", required=True)
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--seed", type=int, default=500)
+    parser.add_argument("--field", type=float, default=1.5, help="tesla")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "scalp-band")
     args = parser.parse_args()
     cohort = args.out / "cohort"
-    simulate_cohort(cohort, args.heads, [1.5], ["t1w"], 2.0, args.seed)
+    simulate_cohort(cohort, args.heads, [args.field], ["t1w"], 2.0, args.seed)
     shapes = json.loads((cohort / "tissues.json").read_text())["subjects"]
     methods = [predict_cohort([checkpoint], cohort, args.out / f"model{index}", contrast_sets=[["t1w"]],
                               options=PredictOptions(overwrite=True), progress=False)
@@ -53,7 +55,7 @@ def main() -> None:
         true_depth = float(np.median(depth[bone & vault]))
         line = f"{subject:<8} {record['shape']['scalp_fat_mm']:>6.1f} {record['shape']['galea_mm']:>8.1f}"
         for method in methods:
-            skull = np.asarray(read_volume(method / subject / "skull_1.5T_t1w.nii.gz").array) > 0
+            skull = np.asarray(read_volume(method / subject / tagged_filename("skull", case_tag(args.field, "t1w"))).array) > 0
             line += f" {float(np.median(depth[skull & vault])) - true_depth:>17.1f} {dice(skull & vault, bone & vault):>15.3f}"
         print(line, flush=True)
 
