@@ -32,6 +32,7 @@ TENTORIUM_MM = 2.5  # gap between occipital lobes and cerebellum (dura and CSF)
 FOLIA_RADIUS_MM = 20.0
 # Subcutaneous fat over the vault, drawn per head: with skin and galea the scalp is 5.8-12.5 mm; the real CTs read 6.3
 # (cadaver) to 9.6 mm (living; docs/notes/anatomy-vs-ct.md), the real T1s' references begin 9-10 mm under the skin.
+# Label-map heads draw theirs from the same ranges (sources.resplit_scalp).
 SCALP_FAT_MM = (3.0, 7.0)
 SCALP_FAT_SD_MM, SCALP_FAT_MIN_MM = 1.2, 1.5  # the fat's smooth variation over one head, and its floor
 # Under the fat, the galea, loose areolar tissue and pericranium: 2-3.5 mm of tissue that reads like muscle on T1w.
