@@ -172,6 +172,20 @@ def test_cuda_out_of_memory_falls_back_to_the_cpu(model, phantom_cohort: Path, m
     assert devices == ["cuda", "cpu"] and prediction.details["device"] == "cpu"
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_builtin_model_predicts_on_the_gpu_as_on_the_cpu(phantom_cohort: Path) -> None:  # noqa: F811
+    """A user with a GPU gets the CPU's sCT: TF32 convolutions move HU by a fraction, not the skull."""
+    mr, mask = load_case(phantom_cohort, whole=True)
+    models, info = load_models([BUILTIN])
+    on = {device: predict_volume(models, info, {"t1w": mr["t1w"]}, 1.5, head_mask=mask, device=device)
+          for device in ("cpu", "cuda")}
+    assert on["cuda"].details["device"] == "cuda"
+    assert on["cuda"].sct.shape == mr["t1w"].shape and np.allclose(on["cuda"].sct.affine, mr["t1w"].affine)
+    gap = np.abs(on["cuda"].sct.array.astype(float) - on["cpu"].sct.array.astype(float))
+    assert gap.mean() < 1.0 and np.percentile(gap, 99.9) < 50.0
+    assert dice(on["cuda"].skull.array > 0, on["cpu"].skull.array > 0) > 0.99
+
+
 def test_an_oblique_anisotropic_lps_input_gets_every_output_on_its_grid(model, phantom_cohort: Path) -> None:  # noqa: F811
     """1.6 x 1.6 x 5 mm (0.064 T-like) on an oblique LPS grid: the plan resamples it to the model's 4 mm,
     and every output comes back exactly onto the input grid."""

@@ -75,6 +75,22 @@ def test_ema_run_saves_the_average_and_resumes_to_the_same_weights(toy_cohort: P
     assert not torch.equal(expected["model"][name], expected["model_raw"][name])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_run_on_the_gpu_in_bf16_learns_as_on_the_cpu_and_its_checkpoint_loads_without_one(toy_cohort: Path, tmp_path: Path) -> None:
+    """The GPU path (bf16 autocast, pinned memory) learns what the CPU's fp32 run learns from the same seed,
+    and what it saves is CPU tensors that predict on a machine without a GPU."""
+    scores = {}
+    for device in ("cuda", "cpu"):
+        config = tiny_config(toy_cohort, tmp_path / device, f"train.device={device}", "train.amp=bf16", "train.steps=100",
+                             "train.steps_per_epoch=100", "train.checkpoint_every=100", "optim.lr=3.0e-3")
+        run = train(config)
+        assert all(tensor.device.type == "cpu" for tensor in weights(run).values())
+        model, info = load_for_inference(run / "checkpoints" / "last.pt")
+        scores[device] = validate(model, load_cases(config.data, info.plan, config.model.contrasts, ["sub-00"], ["1.5"]), config)
+    assert abs(scores["cuda"]["val_mae_hu"] - scores["cpu"]["val_mae_hu"]) < 0.25 * scores["cpu"]["val_mae_hu"] + 10
+    assert abs(scores["cuda"]["val_bone_dice"] - scores["cpu"]["val_bone_dice"]) < 0.1
+
+
 def overfit_one_subject(root: Path, subject: str, run_dir: Path, steps: int, patch: int) -> dict[str, float]:
     """Train the cascade on one subject (no augmentation), then score that whole subject by sliding window."""
     config = tiny_config(
@@ -192,7 +208,8 @@ def test_existing_run_is_not_overwritten(toy_cohort: Path, tmp_path: Path) -> No
 
 def test_run_killed_with_sigkill_resumes_to_the_same_weights(toy_cohort: Path, tmp_path: Path) -> None:
     """A real ``kill -9`` at an arbitrary moment: the last checkpoint is intact and resuming matches a straight run."""
-    common = ["optim.schedule=constant", "train.checkpoint_every=5", "train.steps_per_epoch=1000"]
+    # deterministic: on a GPU, cuDNN's autotuner picks kernels per process, so two processes agree only then
+    common = ["optim.schedule=constant", "train.checkpoint_every=5", "train.steps_per_epoch=1000", "deterministic=true"]
     killed = tmp_path / "killed"
     config = tiny_config(toy_cohort, killed, *common, "train.steps=100000")
     save_config(config, tmp_path / "run.yaml")
