@@ -30,12 +30,11 @@ from cranial_sct.phantom.tissues import Tissue
 CELL_TILE_MM = 48  # period of the air-cell texture (mastoid, ethmoid), sampled at 1 mm
 TENTORIUM_MM = 2.5  # gap between occipital lobes and cerebellum (dura and CSF)
 FOLIA_RADIUS_MM = 20.0
-# Subcutaneous fat over the vault, drawn per head: with skin and galea the scalp is 4.3-12.5 mm; the real CTs read 6.3
-# (cadaver) to 9.6 mm (living; docs/notes/anatomy-vs-ct.md), the real T1s' references begin 9-10 mm under the skin,
-# and thin heads' scalps (BrainWeb's thinnest, 4.5 mm) leave room for 1-2 mm of fat.
+# Subcutaneous fat over the vault, drawn per head: with skin and galea the scalp is 5.8-12.5 mm; the real CTs read 6.3
+# (cadaver) to 9.6 mm (living; docs/notes/anatomy-vs-ct.md), the real T1s' references begin 9-10 mm under the skin.
 # Label-map heads draw theirs from the same ranges (sources.resplit_scalp).
-SCALP_FAT_MM = (1.5, 7.0)
-SCALP_FAT_SD_MM, SCALP_FAT_MIN_MM = 1.2, 1.0  # the fat's smooth variation over one head, and its floor
+SCALP_FAT_MM = (3.0, 7.0)
+SCALP_FAT_SD_MM, SCALP_FAT_MIN_MM = 1.2, 1.5  # the fat's smooth variation over one head, and its floor
 # Under the fat, the galea, loose areolar tissue and pericranium: 2-3.5 mm of tissue that reads like muscle on T1w.
 # With 0.8 mm a model learned that bone starts where the fat ends, and real scalps' dark deep layer became bone.
 GALEA_MM = (0.8, 3.5)
